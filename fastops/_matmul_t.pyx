@@ -1,0 +1,441 @@
+"""Kernels for R = (A @ B)^T, written straight into R's row-major layout.
+
+Shapes per matrix: A is (m, k), B is (k, n), R is (n, m) C-contiguous.  Since
+R = B^T @ A^T, every path treats R as a row-major GEMM whose left operand is
+B^T (rows j, depth p) and whose right operand is A^T (depth p, columns i).
+
+Paths (chosen by fastops/matmul_t.py, which validates everything first):
+- blocked native GEMM: B^T / A^T packed into cache blocks (any strides, so no
+  copies upstream), register tiles from src/fo_gemm.h, OpenMP over row blocks;
+- small native kernel for tiny products (no packing of B);
+- BLAS: the row-major CBLAS gemm NumPy loaded (src/fo_blas.h), when both
+  operands have a unit stride;
+and, for batches, OpenMP over batch entries with one thread per product.
+"""
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.stdint cimport int64_t, intptr_t
+from libc.stdlib cimport free
+
+from fastops._openmp_helpers cimport omp_get_thread_num
+
+cnp.import_array()
+
+cdef extern from "stdlib.h" nogil:
+    void *aligned_alloc(size_t alignment, size_t size)
+
+cdef extern from "src/fo_gemm.h" nogil:
+    ctypedef void (*tile_s_fn)(int64_t, const float *, const float *, float *,
+                               int64_t, int, int, int) noexcept nogil
+    ctypedef void (*tile_d_fn)(int64_t, const double *, const double *, double *,
+                               int64_t, int, int, int) noexcept nogil
+    ctypedef struct fo_tile_kernel_s:
+        int mr
+        int nr
+        tile_s_fn tile
+    ctypedef struct fo_tile_kernel_d:
+        int mr
+        int nr
+        tile_d_fn tile
+    fo_tile_kernel_s fo_active_s
+    fo_tile_kernel_d fo_active_d
+    int fo_active_level
+    int FO_SIMD_COUNT
+    const char *fo_simd_names[]
+    int fo_simd_compiled(int level)
+    int fo_simd_best()
+    void fo_simd_select(int level)
+    void fo_small_s(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa0,
+                    int64_t sa1, const float *b, int64_t sb0, int64_t sb1,
+                    float *r, float *at)
+    void fo_small_d(int64_t m, int64_t n, int64_t k, const double *a, int64_t sa0,
+                    int64_t sa1, const double *b, int64_t sb0, int64_t sb1,
+                    double *r, double *at)
+
+cdef extern from "src/fo_blas.h" nogil:
+    void *fo_blas_gemm_s_ptr
+    void *fo_blas_gemm_d_ptr
+    int fo_blas_ilp64
+    int (*fo_blas_threads_local)(int) noexcept nogil
+    int fo_blas_bound()
+    int fo_blas_set_threads(int n)
+    void fo_blas_gemm_s(int trans_x, int trans_y, int64_t rows, int64_t cols,
+                        int64_t inner, const float *x, int64_t ldx, const float *y,
+                        int64_t ldy, float *c, int64_t ldc)
+    void fo_blas_gemm_d(int trans_x, int trans_y, int64_t rows, int64_t cols,
+                        int64_t inner, const double *x, int64_t ldx, const double *y,
+                        int64_t ldy, double *c, int64_t ldc)
+
+# Method codes shared with fastops/matmul_t.py.
+METHOD_NATIVE = 1
+METHOD_BLAS = 2
+
+# Cache blocking, in bytes of packed operand: KC depth steps per block, the
+# packed B^T block (MC x KC) sized for L2, the packed A^T block (KC x NC) for
+# L3.  Products with at most SMALL_WORK multiply-adds take the small kernel.
+cdef enum:
+    KC = 256
+    MC_BYTES = 384 * 1024
+    NC_BYTES = 4 * 1024 * 1024
+    SMALL_WORK = 32 * 32 * 32
+    SMALL_SCRATCH = 4096          # elements of packed A^T the small kernel may use
+    PARALLEL_MIN_WORK = 64 * 64 * 64
+
+
+cdef struct Geometry:
+    int64_t m, n, k                  # A is (m, k), B is (k, n), R is (n, m)
+    int64_t sa0, sa1, sb0, sb1       # element strides, any sign
+    int64_t mr, nr                   # register tile of the active SIMD variant
+    int64_t mc, nc                   # cache blocks (rows of R, columns of R)
+
+
+cdef inline int64_t _round_up(int64_t x, int64_t to) noexcept nogil:
+    return (x + to - 1) // to * to
+
+
+cdef inline int64_t _cdiv(int64_t x, int64_t d) noexcept nogil:
+    return (x + d - 1) // d
+
+
+cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int n_threads):
+    """Matrix sizes, element strides and blocking for one product of the batch."""
+    cdef Geometry g
+    cdef int nd_a = cnp.PyArray_NDIM(a), nd_b = cnp.PyArray_NDIM(b)
+    cdef cnp.npy_intp *sa = cnp.PyArray_STRIDES(a)
+    cdef cnp.npy_intp *sb = cnp.PyArray_STRIDES(b)
+    cdef int64_t size = sizeof(floating), mc_max
+    g.m = cnp.PyArray_DIMS(a)[nd_a - 2]
+    g.k = cnp.PyArray_DIMS(a)[nd_a - 1]
+    g.n = cnp.PyArray_DIMS(b)[nd_b - 1]
+    g.sa0 = sa[nd_a - 2] // size
+    g.sa1 = sa[nd_a - 1] // size
+    g.sb0 = sb[nd_b - 2] // size
+    g.sb1 = sb[nd_b - 1] // size
+    if floating is float:
+        g.mr = fo_active_s.mr
+        g.nr = fo_active_s.nr
+    else:
+        g.mr = fo_active_d.mr
+        g.nr = fo_active_d.nr
+    mc_max = max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr)
+    g.mc = min(mc_max, _round_up(_cdiv(g.n, n_threads), g.mr))
+    g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
+    return g
+
+
+# ---------------------------------------------------------------- packing --
+
+cdef void _pack_panel(const floating *src, int64_t s_row, int64_t s_col,
+                      int64_t rows, int64_t depth, int64_t width,
+                      floating *dst) noexcept nogil:
+    """dst[p * width + r] = src[r * s_row + p * s_col]; rows..width zero-padded.
+
+    One micro-panel: `rows` (<= width) rows of `depth` elements, stored
+    depth-major so the micro-kernel reads it sequentially.
+    """
+    cdef int64_t r, p
+    if s_col == 1 and s_row != 1:
+        for r in range(rows):
+            for p in range(depth):
+                dst[p * width + r] = src[r * s_row + p]
+    else:
+        for p in range(depth):
+            for r in range(rows):
+                dst[p * width + r] = src[r * s_row + p * s_col]
+    if rows < width:
+        for p in range(depth):
+            for r in range(rows, width):
+                dst[p * width + r] = 0
+
+
+cdef inline void _pack_panels(const floating *src, int64_t s_row, int64_t s_col,
+                              int64_t rows, int64_t depth, int64_t width,
+                              int64_t first, int64_t last,
+                              floating *dst) noexcept nogil:
+    """Micro-panels first..last-1 of a rows x depth block (see _pack_panel)."""
+    cdef int64_t q, r0
+    for q in range(first, last):
+        r0 = q * width
+        _pack_panel(src + r0 * s_row, s_row, s_col, min(width, rows - r0),
+                    depth, width, dst + q * width * depth)
+
+
+# --------------------------------------------------------- blocked kernel --
+
+cdef inline void _tile(int64_t kc, const floating *ap, const floating *bp,
+                       floating *c, int64_t ldc, bint accumulate,
+                       int64_t mr, int64_t nr) noexcept nogil:
+    if floating is float:
+        fo_active_s.tile(kc, ap, bp, c, ldc, accumulate, <int>mr, <int>nr)
+    else:
+        fo_active_d.tile(kc, ap, bp, c, ldc, accumulate, <int>mr, <int>nr)
+
+
+cdef void _block_rows(const Geometry *g, const floating *b, floating *r,
+                      int64_t ic, int64_t jc, int64_t nc, int64_t pc, int64_t kc,
+                      const floating *bt_cols, floating *at_rows) noexcept nogil:
+    """Rows ic..ic+mc of R, columns jc..jc+nc, depth pc..pc+kc.
+
+    Packs the B^T block (rows of R) into `at_rows`, then runs the register
+    tiles against the already packed A^T block `bt_cols`.
+    """
+    cdef int64_t mc = min(g.mc, g.n - ic), ir, jr, q, w
+    _pack_panels(b + ic * g.sb1 + pc * g.sb0, g.sb1, g.sb0, mc, kc, g.mr,
+                 0, _cdiv(mc, g.mr), at_rows)
+    for q in range(_cdiv(nc, g.nr)):
+        jr = q * g.nr
+        for w in range(_cdiv(mc, g.mr)):
+            ir = w * g.mr
+            _tile(kc, at_rows + ir * kc, bt_cols + jr * kc,
+                  r + (ic + ir) * g.m + jc + jr, g.m, pc > 0,
+                  min(g.mr, mc - ir), min(g.nr, nc - jr))
+
+
+cdef void _gemm_serial(const Geometry *g, const floating *a, const floating *b,
+                       floating *r, floating *scratch_rows,
+                       floating *scratch_cols) noexcept nogil:
+    """One product on the calling thread, blocked for the caches."""
+    cdef int64_t jc, nc, pc, kc, u, v, t
+    for u in range(_cdiv(g.m, g.nc)):
+        jc = u * g.nc
+        nc = min(g.nc, g.m - jc)
+        for v in range(_cdiv(g.k, KC)):
+            pc = v * KC
+            kc = min(<int64_t>KC, g.k - pc)
+            _pack_panels(a + jc * g.sa0 + pc * g.sa1, g.sa0, g.sa1, nc, kc, g.nr,
+                         0, _cdiv(nc, g.nr), scratch_cols)
+            for t in range(_cdiv(g.n, g.mc)):
+                _block_rows(g, b, r, t * g.mc, jc, nc, pc, kc, scratch_cols, scratch_rows)
+
+
+cdef void _gemm_parallel(const Geometry *g, const floating *a, const floating *b,
+                         floating *r, floating *scratch_rows, int64_t rows_stride,
+                         floating *shared_cols, int n_threads) noexcept nogil:
+    """One product on n_threads threads: A^T panels packed together, rows split."""
+    cdef int64_t jc, nc, pc, kc, q, n_panels, t
+    cdef int64_t n_tasks = _cdiv(g.n, g.mc)
+    cdef floating *mine
+    with parallel(num_threads=n_threads):
+        mine = scratch_rows + omp_get_thread_num() * rows_stride
+        jc = 0
+        while jc < g.m:
+            nc = min(g.nc, g.m - jc)
+            n_panels = _cdiv(nc, g.nr)
+            pc = 0
+            while pc < g.k:
+                kc = min(<int64_t>KC, g.k - pc)
+                for q in prange(n_panels, schedule="static"):
+                    _pack_panels(a + jc * g.sa0 + pc * g.sa1, g.sa0, g.sa1, nc, kc,
+                                 g.nr, q, q + 1, shared_cols)
+                for t in prange(n_tasks, schedule="dynamic"):
+                    _block_rows(g, b, r, t * g.mc, jc, nc, pc, kc, shared_cols, mine)
+                pc = pc + KC
+            jc = jc + g.nc
+
+
+cdef void _small(const Geometry *g, const floating *a, const floating *b,
+                 floating *r, floating *scratch) noexcept nogil:
+    if floating is float:
+        fo_small_s(g.m, g.n, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, scratch)
+    else:
+        fo_small_d(g.m, g.n, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, scratch)
+
+
+cdef inline bint _is_small(const Geometry *g) noexcept nogil:
+    return g.m * g.n * g.k <= SMALL_WORK and g.m * g.k <= SMALL_SCRATCH
+
+
+cdef void _native_one(const Geometry *g, const floating *a, const floating *b,
+                      floating *r, floating *rows_buf, floating *cols_buf) noexcept nogil:
+    """One product on the calling thread: small kernel or blocked GEMM."""
+    if _is_small(g):
+        _small(g, a, b, r, rows_buf)
+    else:
+        _gemm_serial(g, a, b, r, rows_buf, cols_buf)
+
+
+# ------------------------------------------------------------------- BLAS --
+
+cdef bint _blas_operand(int64_t rows, int64_t cols, int64_t s_row, int64_t s_col,
+                        int *trans, int64_t *ld) noexcept nogil:
+    """Can a rows x cols operand with these strides go to row-major CBLAS?
+
+    Sets `trans` and the leading dimension `ld`.  A dimension of length 1
+    takes any stride, so it is normalised first.
+    """
+    cdef int64_t row = s_row if rows > 1 else max(cols, 1)
+    cdef int64_t col = s_col if cols > 1 else 1
+    if col == 1 and row >= max(cols, 1):
+        trans[0] = 0
+        ld[0] = row
+        return True
+    row = s_row if rows > 1 else 1
+    col = s_col if cols > 1 else max(rows, 1)
+    if row == 1 and col >= max(rows, 1):
+        trans[0] = 1
+        ld[0] = col
+        return True
+    return False
+
+
+cdef inline bint _blas_fits(int64_t x) noexcept nogil:
+    return fo_blas_ilp64 or x < 2147483647
+
+
+cdef bint _blas_one(const Geometry *g, const floating *a, const floating *b,
+                    floating *r) noexcept nogil:
+    """R = B^T @ A^T through CBLAS; False (nothing written) if the layout can't go."""
+    cdef int tx, ty
+    cdef int64_t ldx, ldy
+    if not (_blas_operand(g.n, g.k, g.sb1, g.sb0, &tx, &ldx)
+            and _blas_operand(g.k, g.m, g.sa1, g.sa0, &ty, &ldy)
+            and _blas_fits(max(ldx, ldy)) and _blas_fits(g.m * g.n)):
+        return False
+    if floating is float:
+        fo_blas_gemm_s(tx, ty, g.n, g.m, g.k, b, ldx, a, ldy, r, g.m)
+    else:
+        fo_blas_gemm_d(tx, ty, g.n, g.m, g.k, b, ldx, a, ldy, r, g.m)
+    return True
+
+
+# ------------------------------------------------------------- batch loop --
+
+cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
+              const int64_t *a_off, const int64_t *b_off, int64_t n_batch,
+              int method, int n_threads) except -1:
+    cdef Geometry g = _geometry(kind, a, b, n_threads)
+    cdef const floating *pa = <const floating *>cnp.PyArray_DATA(a)
+    cdef const floating *pb = <const floating *>cnp.PyArray_DATA(b)
+    cdef floating *pr = <floating *>cnp.PyArray_DATA(out)
+    cdef int64_t t, stride_r = g.n * g.m, work = g.m * g.n * g.k
+    cdef int64_t rows_len, cols_len, per_thread
+    cdef int nt, previous
+    cdef floating *scratch
+    cdef floating *cols_buf
+    cdef bint by_batch = n_batch >= n_threads and n_batch > 1
+    cdef bint blas_done = False
+
+    if method == METHOD_BLAS:
+        with nogil:
+            previous = fo_blas_set_threads(1 if by_batch else n_threads)
+            blas_done = _blas_one(&g, pa + a_off[0], pb + b_off[0], pr)
+            if blas_done:
+                if by_batch and fo_blas_threads_local != NULL:
+                    for t in prange(1, n_batch, schedule="static", num_threads=n_threads):
+                        fo_blas_set_threads(1)
+                        _blas_one(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r)
+                else:
+                    for t in range(1, n_batch):
+                        _blas_one(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r)
+            if previous > 0:
+                fo_blas_set_threads(previous)
+        if blas_done:
+            return 0
+
+    # Native: per-thread scratch for the packed B^T rows (also the small
+    # kernel's A^T), plus one A^T block, shared or per thread.
+    nt = n_threads if work * n_batch >= PARALLEL_MIN_WORK else 1
+    if n_batch < nt and _is_small(&g):
+        nt = 1
+    by_batch = n_batch >= nt and n_batch > 1
+    rows_len = _round_up(max(g.mc * min(g.k, KC), SMALL_SCRATCH), 16)
+    cols_len = _round_up(g.nc * min(g.k, KC), 16)
+    per_thread = rows_len + (cols_len if by_batch or nt == 1 else 0)
+    scratch = <floating *>aligned_alloc(
+        64, (per_thread * nt + (0 if by_batch or nt == 1 else cols_len)) * sizeof(floating))
+    if scratch == NULL:
+        raise MemoryError("fastops.matmul_t: cannot allocate packing buffers")
+    try:
+        with nogil:
+            if by_batch:
+                for t in prange(n_batch, schedule="dynamic", num_threads=nt):
+                    _native_one(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                                scratch + omp_get_thread_num() * per_thread,
+                                scratch + omp_get_thread_num() * per_thread + rows_len)
+            elif nt == 1:
+                for t in range(n_batch):
+                    _native_one(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                                scratch, scratch + rows_len)
+            else:
+                cols_buf = scratch + per_thread * nt
+                for t in range(n_batch):
+                    _gemm_parallel(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                                   scratch, per_thread, cols_buf, nt)
+    finally:
+        free(scratch)
+    return 0
+
+
+cdef int64_t _zero = 0
+
+
+def matmul_t_into(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
+                  cnp.ndarray a_offsets, cnp.ndarray b_offsets,
+                  int method, int num_threads):
+    """Fill `out` (C-contiguous, (..., n, m)) with (A @ B)^T for every batch entry.
+
+    `a` (..., m, k) and `b` (..., k, n) share out's dtype (float32/float64) and
+    have element-multiple strides; the batch entry t starts a_offsets[t] /
+    b_offsets[t] elements after the array's data pointer (int64, C-contiguous,
+    one per entry of out's batch), or at 0 for both when they are None (one
+    product).  Validation is the caller's job (fastops/matmul_t.py).
+    """
+    cdef const int64_t *ao = &_zero
+    cdef const int64_t *bo = &_zero
+    cdef int64_t n_batch = 1
+    if a_offsets is not None:
+        ao = <const int64_t *>cnp.PyArray_DATA(a_offsets)
+        bo = <const int64_t *>cnp.PyArray_DATA(b_offsets)
+        n_batch = cnp.PyArray_DIMS(a_offsets)[0]
+    if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT32:
+        _run(<float *>NULL, a, b, out, ao, bo, n_batch, method, num_threads)
+    else:
+        _run(<double *>NULL, a, b, out, ao, bo, n_batch, method, num_threads)
+    return out
+
+
+# ------------------------------------------------------ runtime selection --
+
+def simd_variants() -> list:
+    """Names of the micro-kernel variants compiled into this build."""
+    return [fo_simd_names[i].decode() for i in range(FO_SIMD_COUNT) if fo_simd_compiled(i)]
+
+
+def simd_supported() -> list:
+    """Compiled variants this CPU can run, best last."""
+    return simd_variants()[: fo_simd_best() + 1]
+
+
+def active_simd() -> str:
+    """The variant the kernels use now."""
+    return fo_simd_names[fo_active_level].decode()
+
+
+def select_simd(name: str) -> None:
+    """Use variant `name` (one of simd_supported()); for benchmarks and tests."""
+    supported = simd_supported()
+    if name not in supported:
+        raise ValueError(f"SIMD variant {name!r} is not usable here; choose from {supported}")
+    fo_simd_select(supported.index(name))
+
+
+def tile_shape(dtype_char: str) -> tuple:
+    """(MR, NR) register tile of the active variant for 'f' or 'd'."""
+    return (fo_active_s.mr, fo_active_s.nr) if dtype_char == "f" else (fo_active_d.mr, fo_active_d.nr)
+
+
+def bind_blas(intptr_t gemm_s, intptr_t gemm_d, intptr_t threads_local, bint ilp64) -> None:
+    """Bind the CBLAS sgemm/dgemm (and optional openblas_set_num_threads_local) addresses."""
+    global fo_blas_gemm_s_ptr, fo_blas_gemm_d_ptr, fo_blas_threads_local, fo_blas_ilp64
+    fo_blas_gemm_s_ptr = <void *>gemm_s
+    fo_blas_gemm_d_ptr = <void *>gemm_d
+    fo_blas_threads_local = <int (*)(int) noexcept nogil>threads_local
+    fo_blas_ilp64 = ilp64
+
+
+def blas_bound() -> bool:
+    return bool(fo_blas_bound())
+
+
+fo_simd_select(fo_simd_best())

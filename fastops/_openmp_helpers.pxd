@@ -1,0 +1,4 @@
+cdef extern from "src/fo_openmp.h" nogil:
+    bint FO_OPENMP_ENABLED
+    int omp_get_max_threads()
+    int omp_get_thread_num()

@@ -1,0 +1,150 @@
+"""``matmul_t``: (A·B)ᵀ in one pass, validated here and computed in ``_matmul_t``."""
+from __future__ import annotations
+
+from math import prod
+from typing import Literal
+
+import numpy as np
+
+from fastops import _matmul_t
+from fastops._blas_loader import BLAS_INFO
+from fastops._openmp_helpers import openmp_effective_n_threads
+
+__all__ = ["matmul_t"]
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_METHODS = {"native": _matmul_t.METHOD_NATIVE, "blas": _matmul_t.METHOD_BLAS}
+
+# `method="auto"`: BLAS from this many multiply-adds per product on (it wins
+# there, see benchmarks/ and README); the native kernels below it, where
+# packing-free small kernels, batch parallelism and no BLAS call overhead pay.
+_BLAS_MIN_WORK = 160 * 160 * 160
+
+
+def _result_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
+    da, db = a.dtype, b.dtype
+    if da is db and (da is _F32 or da is _F64):
+        return da
+    for d in (da, db):
+        if d.kind != "f" or d.itemsize not in (4, 8):
+            raise TypeError(f"matmul_t supports float32 and float64 inputs (mixed gives "
+                            f"float64), got {da} and {db}")
+    return _F64 if 8 in (da.itemsize, db.itemsize) else _F32
+
+
+def _as_operand(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """x in `dtype`, with strides in whole elements (copies only if needed)."""
+    if x.dtype != dtype or any(s % dtype.itemsize for s in x.strides):
+        return np.array(x, dtype=dtype, order="K")
+    return x
+
+
+def _batch_offsets(x: np.ndarray, batch: tuple) -> np.ndarray:
+    """Element offset of each batch entry of x broadcast to `batch` (int64, flat)."""
+    lead = len(batch) - (x.ndim - 2)
+    offsets = np.zeros(batch, dtype=np.int64)
+    for axis in range(lead, len(batch)):
+        size, stride = x.shape[axis - lead], x.strides[axis - lead] // x.itemsize
+        if size != 1 and stride:
+            shape = [1] * len(batch)
+            shape[axis] = size
+            offsets += (np.arange(size, dtype=np.int64) * stride).reshape(shape)
+    return offsets.reshape(-1)
+
+
+def _check_out(out, shape: tuple, dtype: np.dtype, a: np.ndarray, b: np.ndarray) -> None:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, the result is {dtype}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}, the result has shape {shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    for x in (a, b):
+        if np.may_share_memory(out, x) and np.shares_memory(out, x):
+            raise ValueError("out overlaps an input; pass a separate array")
+
+
+def _pick_method(method: str, m: int, n: int, k: int, n_batch: int) -> int:
+    if method == "auto":
+        if BLAS_INFO["found"] and n_batch == 1 and m * n * k >= _BLAS_MIN_WORK:
+            return _matmul_t.METHOD_BLAS
+        return _matmul_t.METHOD_NATIVE
+    code = _METHODS.get(method)
+    if code is None:
+        raise ValueError(f"method must be 'auto', 'native' or 'blas', got {method!r}")
+    if code == _matmul_t.METHOD_BLAS and not BLAS_INFO["found"]:
+        raise RuntimeError("method='blas': no CBLAS was found in NumPy's libraries "
+                           "(see fastops.show_config())")
+    return code
+
+
+def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = None,
+             method: Literal["auto", "native", "blas"] = "auto") -> np.ndarray:
+    """(A·B)ᵀ as a new C-contiguous array: ``np.swapaxes(a @ b, -1, -2)``, fused.
+
+    Parameters
+    ----------
+    a : array_like, (..., m, k), float32 or float64 (torch CPU tensors too)
+    b : array_like, (..., k, n); batch dimensions broadcast as in ``np.matmul``
+    out : ndarray, optional
+        C-contiguous, shape ``broadcast(...) + (n, m)``, the result dtype.
+    num_threads : int, optional
+        None: OpenMP's default (``OMP_NUM_THREADS``, threadpoolctl) capped by
+        the usable CPUs; n > 0: n threads; n < 0: all CPUs but |n| - 1.
+    method : {"auto", "native", "blas"}
+        "native": fastops' packed, register-tiled kernels (any strides);
+        "blas": the CBLAS NumPy ships, for layouts with a unit stride (others
+        fall back to "native"); "auto": the faster one for the shape.
+
+    Returns
+    -------
+    ndarray, (..., n, m): float32 if both inputs are float32, else float64.
+    The GIL is released while it computes.
+    """
+    if type(a) is not np.ndarray:
+        a = np.asarray(a)
+    if type(b) is not np.ndarray:
+        b = np.asarray(b)
+    dtype = _result_dtype(a, b)
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"matmul_t needs arrays of at least 2 dimensions, got shapes "
+                         f"{a.shape} and {b.shape}")
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if b.shape[-2] != k:
+        raise ValueError(f"matmul_t: inner dimensions differ: {a.shape} @ {b.shape} "
+                         f"({k} != {b.shape[-2]})")
+    if a.ndim == 2 and b.ndim == 2:
+        batch = ()
+        shape = (n, m)
+    else:
+        try:
+            batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul_t: batch dimensions do not broadcast: "
+                             f"{a.shape} @ {b.shape}") from None
+        shape = batch + (n, m)
+    n_batch = prod(batch)
+    code = _pick_method(method, m, n, k, n_batch)
+    n_threads = openmp_effective_n_threads(num_threads)
+    a = _as_operand(a, dtype)
+    b = _as_operand(b, dtype)
+    if out is None:
+        out = np.empty(shape, dtype)
+    else:
+        _check_out(out, shape, dtype, a, b)
+    if out.size == 0:
+        return out
+    if k == 0:
+        out.fill(0)
+        return out
+    if batch:
+        a_off, b_off = _batch_offsets(a, batch), _batch_offsets(b, batch)
+    else:
+        a_off = b_off = None
+    return _matmul_t.matmul_t_into(a, b, out, a_off, b_off, code, n_threads)

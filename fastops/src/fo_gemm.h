@@ -1,0 +1,184 @@
+/*
+ * fastops GEMM building blocks, C side: register-tiled micro-kernels compiled
+ * for several instruction sets in one binary, and the selection among them.
+ *
+ * Every variant is the same vector-extension code (fo_gemm_tile.inc); each
+ * instantiation picks the SIMD width and tile shape that fit its register
+ * file, and a target attribute, so a `portable` build still runs AVX-512 code
+ * on CPUs that have it.  The Cython layer packs panels, blocks for the caches
+ * and parallelises; it calls the active variant through fo_active_s / _d.
+ */
+#ifndef FO_GEMM_H
+#define FO_GEMM_H
+
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    int mr, nr;
+    void (*tile)(int64_t, const float *, const float *, float *, int64_t, int, int, int);
+} fo_tile_kernel_s;
+
+typedef struct {
+    int mr, nr;
+    void (*tile)(int64_t, const double *, const double *, double *, int64_t, int, int, int);
+} fo_tile_kernel_d;
+
+enum { FO_SIMD_BASELINE = 0, FO_SIMD_AVX2 = 1, FO_SIMD_AVX512 = 2, FO_SIMD_COUNT = 3 };
+static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "avx512"};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FO_HAVE_X86_VARIANTS 1
+#else
+#define FO_HAVE_X86_VARIANTS 0
+#endif
+
+/* ---- baseline: whatever the build's -march gives (SSE2 for portable) ---- */
+#define FO_TARGET
+#define FO_VBYTES 16
+#define FO_MR 4
+#define FO_NV 2
+#define FO_T float
+#define FO_KSTRUCT fo_tile_kernel_s
+#define FO_NAME(x) fo_s_base_##x
+#include "fo_gemm_tile.inc"
+#undef FO_T
+#undef FO_KSTRUCT
+#undef FO_NAME
+#define FO_T double
+#define FO_KSTRUCT fo_tile_kernel_d
+#define FO_NAME(x) fo_d_base_##x
+#include "fo_gemm_tile.inc"
+#undef FO_T
+#undef FO_KSTRUCT
+#undef FO_NAME
+#undef FO_TARGET
+#undef FO_VBYTES
+#undef FO_MR
+#undef FO_NV
+
+#if FO_HAVE_X86_VARIANTS
+/* ---- AVX2 + FMA: 16 ymm registers -> 6 x 2 accumulators ---- */
+#define FO_TARGET __attribute__((target("avx2,fma")))
+#define FO_VBYTES 32
+#define FO_MR 6
+#define FO_NV 2
+#define FO_T float
+#define FO_KSTRUCT fo_tile_kernel_s
+#define FO_NAME(x) fo_s_avx2_##x
+#include "fo_gemm_tile.inc"
+#undef FO_T
+#undef FO_KSTRUCT
+#undef FO_NAME
+#define FO_T double
+#define FO_KSTRUCT fo_tile_kernel_d
+#define FO_NAME(x) fo_d_avx2_##x
+#include "fo_gemm_tile.inc"
+#undef FO_T
+#undef FO_KSTRUCT
+#undef FO_NAME
+#undef FO_TARGET
+#undef FO_VBYTES
+#undef FO_MR
+#undef FO_NV
+
+/* ---- AVX-512: 32 zmm registers -> 14 x 2 accumulators ---- */
+#define FO_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+#define FO_VBYTES 64
+#define FO_MR 14
+#define FO_NV 2
+#define FO_T float
+#define FO_KSTRUCT fo_tile_kernel_s
+#define FO_NAME(x) fo_s_avx512_##x
+#include "fo_gemm_tile.inc"
+#undef FO_T
+#undef FO_KSTRUCT
+#undef FO_NAME
+#define FO_T double
+#define FO_KSTRUCT fo_tile_kernel_d
+#define FO_NAME(x) fo_d_avx512_##x
+#include "fo_gemm_tile.inc"
+#undef FO_T
+#undef FO_KSTRUCT
+#undef FO_NAME
+#undef FO_TARGET
+#undef FO_VBYTES
+#undef FO_MR
+#undef FO_NV
+#endif
+
+static fo_tile_kernel_s fo_active_s;
+static fo_tile_kernel_d fo_active_d;
+static int fo_active_level = -1;
+
+/* 1 if variant `level` was compiled into this binary. */
+static int fo_simd_compiled(int level)
+{
+    return level == FO_SIMD_BASELINE || (FO_HAVE_X86_VARIANTS && level < FO_SIMD_COUNT);
+}
+
+/* Best variant that is compiled in and that this CPU can run. */
+static int fo_simd_best(void)
+{
+#if FO_HAVE_X86_VARIANTS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        return FO_SIMD_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return FO_SIMD_AVX2;
+#endif
+    return FO_SIMD_BASELINE;
+}
+
+/* Make `level` the active variant; the caller checked it is runnable here. */
+static void fo_simd_select(int level)
+{
+    switch (level) {
+#if FO_HAVE_X86_VARIANTS
+    case FO_SIMD_AVX512: fo_active_s = fo_s_avx512_kernel; fo_active_d = fo_d_avx512_kernel; break;
+    case FO_SIMD_AVX2:   fo_active_s = fo_s_avx2_kernel;   fo_active_d = fo_d_avx2_kernel;   break;
+#endif
+    default: level = FO_SIMD_BASELINE;
+             fo_active_s = fo_s_base_kernel;   fo_active_d = fo_d_base_kernel;
+    }
+    fo_active_level = level;
+}
+
+/*
+ * Tiny products without packing the second operand: R (n x m, row-major,
+ * contiguous) = (A @ B)^T with A (m x k) and B (k x n) at any element strides.
+ * `at` is caller scratch of k*m elements (A^T, packed).  Compiled per ISA with
+ * target_clones; the loops over i are the ones the compiler vectorises.
+ */
+#if FO_HAVE_X86_VARIANTS
+#define FO_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FO_CLONES
+#endif
+
+#define FO_DEFINE_SMALL(T, SUF)                                                        \
+FO_CLONES static void fo_small_##SUF(int64_t m, int64_t n, int64_t k,                  \
+        const T *a, int64_t sa0, int64_t sa1, const T *b, int64_t sb0, int64_t sb1,    \
+        T *restrict r, T *restrict at)                                                 \
+{                                                                                      \
+    for (int64_t p = 0; p < k; ++p)                                                    \
+        for (int64_t i = 0; i < m; ++i)                                                \
+            at[p * m + i] = a[i * sa0 + p * sa1];                                      \
+    for (int64_t j = 0; j < n; ++j) {                                                  \
+        T *restrict row = r + j * m;                                                   \
+        for (int64_t i = 0; i < m; ++i)                                                \
+            row[i] = 0;                                                                \
+        for (int64_t p = 0; p < k; ++p) {                                              \
+            const T bpj = b[p * sb0 + j * sb1];                                        \
+            const T *restrict ap = at + p * m;                                         \
+            for (int64_t i = 0; i < m; ++i)                                            \
+                row[i] += bpj * ap[i];                                                 \
+        }                                                                              \
+    }                                                                                  \
+}
+FO_DEFINE_SMALL(float, s)
+FO_DEFINE_SMALL(double, d)
+#undef FO_DEFINE_SMALL
+
+#endif /* FO_GEMM_H */
