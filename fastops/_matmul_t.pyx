@@ -25,19 +25,30 @@ cnp.import_array()
 cdef extern from "stdlib.h" nogil:
     void *aligned_alloc(size_t alignment, size_t size)
 
+ctypedef void (*tile_s_fn)(int64_t, const float *, const float *, float *,
+                           int64_t, int, int, int) noexcept nogil
+ctypedef void (*tile_d_fn)(int64_t, const double *, const double *, double *,
+                           int64_t, int, int, int) noexcept nogil
+ctypedef void (*small_s_fn)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t,
+                            const float *, int64_t, int64_t, float *, float *) noexcept nogil
+ctypedef void (*small_d_fn)(int64_t, int64_t, int64_t, const double *, int64_t, int64_t,
+                            const double *, int64_t, int64_t, double *, double *) noexcept nogil
+
 cdef extern from "src/fo_gemm.h" nogil:
-    ctypedef void (*tile_s_fn)(int64_t, const float *, const float *, float *,
-                               int64_t, int, int, int) noexcept nogil
-    ctypedef void (*tile_d_fn)(int64_t, const double *, const double *, double *,
-                               int64_t, int, int, int) noexcept nogil
     ctypedef struct fo_tile_kernel_s:
         int mr
         int nr
+        int lanes
         tile_s_fn tile
+        small_s_fn small_full
+        small_s_fn small_half
     ctypedef struct fo_tile_kernel_d:
         int mr
         int nr
+        int lanes
         tile_d_fn tile
+        small_d_fn small_full
+        small_d_fn small_half
     fo_tile_kernel_s fo_active_s
     fo_tile_kernel_d fo_active_d
     int fo_active_level
@@ -46,12 +57,6 @@ cdef extern from "src/fo_gemm.h" nogil:
     int fo_simd_compiled(int level)
     int fo_simd_best()
     void fo_simd_select(int level)
-    void fo_small_s(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa0,
-                    int64_t sa1, const float *b, int64_t sb0, int64_t sb1,
-                    float *r, float *at)
-    void fo_small_d(int64_t m, int64_t n, int64_t k, const double *a, int64_t sa0,
-                    int64_t sa1, const double *b, int64_t sb0, int64_t sb1,
-                    double *r, double *at)
 
 cdef extern from "src/fo_blas.h" nogil:
     void *fo_blas_gemm_s_ptr
@@ -236,14 +241,17 @@ cdef void _gemm_parallel(const Geometry *g, const floating *a, const floating *b
 
 cdef void _small(const Geometry *g, const floating *a, const floating *b,
                  floating *r, floating *scratch) noexcept nogil:
+    """Whole small product, A^T packed into `scratch`, vectors half or full width."""
     if floating is float:
-        fo_small_s(g.m, g.n, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, scratch)
+        (fo_active_s.small_half if 2 * g.m <= fo_active_s.lanes else fo_active_s.small_full)(
+            g.m, g.n, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, scratch)
     else:
-        fo_small_d(g.m, g.n, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, scratch)
+        (fo_active_d.small_half if 2 * g.m <= fo_active_d.lanes else fo_active_d.small_full)(
+            g.m, g.n, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, scratch)
 
 
 cdef inline bint _is_small(const Geometry *g) noexcept nogil:
-    return g.m * g.n * g.k <= SMALL_WORK and g.m * g.k <= SMALL_SCRATCH
+    return g.m * g.n * g.k <= SMALL_WORK and (g.m + 16) * g.k <= SMALL_SCRATCH
 
 
 cdef void _native_one(const Geometry *g, const floating *a, const floating *b,

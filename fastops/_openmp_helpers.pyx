@@ -5,7 +5,10 @@ would use (``OMP_NUM_THREADS``, threadpoolctl limits) capped by the CPUs this
 process may run on (affinity / cgroup quota), a positive int is taken as is,
 ``-1`` means all CPUs, ``-2`` all but one, and so on.
 """
+import operator
 import os
+
+import numpy as np
 
 cdef int _cpu_budget = 0
 
@@ -42,10 +45,15 @@ def openmp_effective_n_threads(n_threads=None) -> int:
     Without OpenMP the answer is always 1.
     """
     cdef int n
+    if n_threads is not None:
+        if isinstance(n_threads, (bool, np.bool_)):
+            raise TypeError(f"num_threads must be None or an int, got {n_threads!r}")
+        try:
+            n_threads = operator.index(n_threads)
+        except TypeError:
+            raise TypeError(f"num_threads must be None or an int, got {n_threads!r}") from None
     if n_threads is None:
         n = min(omp_get_max_threads(), _available_cpus())
-    elif isinstance(n_threads, bool) or not isinstance(n_threads, int):
-        raise TypeError(f"num_threads must be None or an int, got {n_threads!r}")
     elif n_threads == 0:
         raise ValueError("num_threads=0 is invalid: use None, a positive count, "
                          "or a negative one for 'all CPUs but |n|-1'")

@@ -132,12 +132,12 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
     n_batch = prod(batch)
     code = _pick_method(method, m, n, k, n_batch)
     n_threads = openmp_effective_n_threads(num_threads)
-    a = _as_operand(a, dtype)
-    b = _as_operand(b, dtype)
     if out is None:
         out = np.empty(shape, dtype)
     else:
         _check_out(out, shape, dtype, a, b)
+    a = _as_operand(a, dtype)
+    b = _as_operand(b, dtype)
     if out.size == 0:
         return out
     if k == 0:

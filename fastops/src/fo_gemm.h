@@ -14,14 +14,20 @@
 #include <stdint.h>
 #include <string.h>
 
+typedef void (*fo_small_s_fn)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t,
+                              const float *, int64_t, int64_t, float *, float *);
 typedef struct {
-    int mr, nr;
+    int mr, nr, lanes;      /* register tile MR x NR; SIMD lanes */
     void (*tile)(int64_t, const float *, const float *, float *, int64_t, int, int, int);
+    fo_small_s_fn small_full, small_half;   /* lanes and lanes/2 wide */
 } fo_tile_kernel_s;
 
+typedef void (*fo_small_d_fn)(int64_t, int64_t, int64_t, const double *, int64_t, int64_t,
+                              const double *, int64_t, int64_t, double *, double *);
 typedef struct {
-    int mr, nr;
+    int mr, nr, lanes;      /* register tile MR x NR; SIMD lanes */
     void (*tile)(int64_t, const double *, const double *, double *, int64_t, int, int, int);
+    fo_small_d_fn small_full, small_half;   /* lanes and lanes/2 wide */
 } fo_tile_kernel_d;
 
 enum { FO_SIMD_BASELINE = 0, FO_SIMD_AVX2 = 1, FO_SIMD_AVX512 = 2, FO_SIMD_COUNT = 3 };
@@ -41,14 +47,14 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
 #define FO_T float
 #define FO_KSTRUCT fo_tile_kernel_s
 #define FO_NAME(x) fo_s_base_##x
-#include "fo_gemm_tile.inc"
+#include "fo_gemm_kernels.inc"
 #undef FO_T
 #undef FO_KSTRUCT
 #undef FO_NAME
 #define FO_T double
 #define FO_KSTRUCT fo_tile_kernel_d
 #define FO_NAME(x) fo_d_base_##x
-#include "fo_gemm_tile.inc"
+#include "fo_gemm_kernels.inc"
 #undef FO_T
 #undef FO_KSTRUCT
 #undef FO_NAME
@@ -66,14 +72,14 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
 #define FO_T float
 #define FO_KSTRUCT fo_tile_kernel_s
 #define FO_NAME(x) fo_s_avx2_##x
-#include "fo_gemm_tile.inc"
+#include "fo_gemm_kernels.inc"
 #undef FO_T
 #undef FO_KSTRUCT
 #undef FO_NAME
 #define FO_T double
 #define FO_KSTRUCT fo_tile_kernel_d
 #define FO_NAME(x) fo_d_avx2_##x
-#include "fo_gemm_tile.inc"
+#include "fo_gemm_kernels.inc"
 #undef FO_T
 #undef FO_KSTRUCT
 #undef FO_NAME
@@ -90,14 +96,14 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
 #define FO_T float
 #define FO_KSTRUCT fo_tile_kernel_s
 #define FO_NAME(x) fo_s_avx512_##x
-#include "fo_gemm_tile.inc"
+#include "fo_gemm_kernels.inc"
 #undef FO_T
 #undef FO_KSTRUCT
 #undef FO_NAME
 #define FO_T double
 #define FO_KSTRUCT fo_tile_kernel_d
 #define FO_NAME(x) fo_d_avx512_##x
-#include "fo_gemm_tile.inc"
+#include "fo_gemm_kernels.inc"
 #undef FO_T
 #undef FO_KSTRUCT
 #undef FO_NAME
@@ -144,41 +150,5 @@ static void fo_simd_select(int level)
     }
     fo_active_level = level;
 }
-
-/*
- * Tiny products without packing the second operand: R (n x m, row-major,
- * contiguous) = (A @ B)^T with A (m x k) and B (k x n) at any element strides.
- * `at` is caller scratch of k*m elements (A^T, packed).  Compiled per ISA with
- * target_clones; the loops over i are the ones the compiler vectorises.
- */
-#if FO_HAVE_X86_VARIANTS
-#define FO_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define FO_CLONES
-#endif
-
-#define FO_DEFINE_SMALL(T, SUF)                                                        \
-FO_CLONES static void fo_small_##SUF(int64_t m, int64_t n, int64_t k,                  \
-        const T *a, int64_t sa0, int64_t sa1, const T *b, int64_t sb0, int64_t sb1,    \
-        T *restrict r, T *restrict at)                                                 \
-{                                                                                      \
-    for (int64_t p = 0; p < k; ++p)                                                    \
-        for (int64_t i = 0; i < m; ++i)                                                \
-            at[p * m + i] = a[i * sa0 + p * sa1];                                      \
-    for (int64_t j = 0; j < n; ++j) {                                                  \
-        T *restrict row = r + j * m;                                                   \
-        for (int64_t i = 0; i < m; ++i)                                                \
-            row[i] = 0;                                                                \
-        for (int64_t p = 0; p < k; ++p) {                                              \
-            const T bpj = b[p * sb0 + j * sb1];                                        \
-            const T *restrict ap = at + p * m;                                         \
-            for (int64_t i = 0; i < m; ++i)                                            \
-                row[i] += bpj * ap[i];                                                 \
-        }                                                                              \
-    }                                                                                  \
-}
-FO_DEFINE_SMALL(float, s)
-FO_DEFINE_SMALL(double, d)
-#undef FO_DEFINE_SMALL
 
 #endif /* FO_GEMM_H */

@@ -1,0 +1,37 @@
+"""pytest configuration for the fastops test-suite.
+
+Hypothesis profiles (pick one with the ``HYPOTHESIS_PROFILE`` environment
+variable):
+
+``ci`` (default)
+    100 examples per property test, no deadline (timings on shared CI runners
+    are meaningless), failing examples printed as reproducible blobs.
+``dev``
+    1000 examples per property test, for a thorough local run:
+    ``HYPOTHESIS_PROFILE=dev python -m pytest tests``.
+
+Property tests derive their example counts from the loaded profile's
+``max_examples``, so switching profile scales every property test.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=100,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev",
+    max_examples=1000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

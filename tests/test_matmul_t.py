@@ -1,0 +1,958 @@
+"""Tests for ``fastops.matmul_t(a, b, *, out=None, num_threads=None, method="auto")``.
+
+``matmul_t(a, b)`` is ``np.swapaxes(a @ b, -1, -2)`` returned as a new
+C-contiguous array, with ``np.matmul``'s broadcasting of batch dimensions.
+Every numerical check goes through :mod:`fastops.testing`, which compares
+against a float64 NumPy reference with a tolerance derived from the inner
+size ``k``.
+
+Nothing here times anything for speed; the GIL test only checks that the main
+thread keeps running while a kernel runs in another thread.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+import fastops
+from fastops import matmul_t
+from fastops.testing import (
+    assert_matmul_t_close,
+    matmul_t_reference,
+    matmul_t_tolerance,
+)
+
+# --------------------------------------------------------------------------
+# Configuration probed once
+# --------------------------------------------------------------------------
+
+
+def _blas_found() -> bool:
+    try:
+        return bool(fastops.show_config(mode="dicts")["blas"]["found"])
+    except Exception:  # show_config itself is tested in test_config.py
+        return False
+
+
+BLAS_FOUND = _blas_found()
+requires_blas = pytest.mark.skipif(
+    not BLAS_FOUND, reason="fastops found no BLAS at import (show_config()['blas']['found'] is False)"
+)
+
+#: methods available on this build, for hypothesis draws
+METHODS = ["auto", "native"] + (["blas"] if BLAS_FOUND else [])
+#: the same, as pytest params (blas shows up as skipped when absent)
+METHOD_PARAMS = ["auto", "native", pytest.param("blas", marks=requires_blas)]
+DTYPES = [np.float32, np.float64]
+DTYPE_IDS = ["f32", "f64"]
+
+#: examples per property test, scaled by the hypothesis profile (see conftest.py)
+N_EXAMPLES = settings.default.max_examples
+
+
+def _rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _rand(shape, dtype=np.float64, seed: int = 0) -> np.ndarray:
+    return _rng(seed).uniform(-1.0, 1.0, size=shape).astype(dtype)
+
+
+# --------------------------------------------------------------------------
+# Hypothesis strategies
+# --------------------------------------------------------------------------
+
+
+@st.composite
+def array_views(draw, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An array of logical ``shape`` and ``dtype`` with a randomly chosen memory layout.
+
+    Layouts: C order; F order; last two axes transposed (the transpose-copy
+    trick, i.e. a ``.T`` view of a C array); or "strided": random axis
+    permutation of the underlying buffer, step slicing (1..3) with an offset,
+    reversal (negative strides) and stride-0 broadcasting per axis.
+    """
+    ndim = len(shape)
+    perm = list(range(ndim))
+    steps = [1] * ndim
+    offsets = [0] * ndim
+    reverse = [False] * ndim
+    bcast = [False] * ndim
+    kind = draw(st.sampled_from(["C", "F", "T", "strided"]))
+    if kind == "F":
+        perm = perm[::-1]
+    elif kind == "T":
+        perm[-2], perm[-1] = perm[-1], perm[-2]
+    elif kind == "strided":
+        perm = draw(st.permutations(range(ndim)))
+        steps = draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim))
+        offsets = draw(st.lists(st.integers(0, 2), min_size=ndim, max_size=ndim))
+        reverse = draw(st.lists(st.booleans(), min_size=ndim, max_size=ndim))
+        bcast = draw(
+            st.lists(st.sampled_from([False, False, False, True]), min_size=ndim, max_size=ndim)
+        )
+    seed = draw(st.integers(0, 2**32 - 1))
+    dist = draw(st.sampled_from(["uniform", "normal"]))
+
+    base_shape = [1 if bcast[i] else shape[i] * steps[i] + offsets[i] for i in range(ndim)]
+    rng = np.random.default_rng(seed)
+    stored_shape = [base_shape[p] for p in perm]
+    if dist == "uniform":
+        base = rng.uniform(-1.0, 1.0, size=stored_shape)
+    else:
+        base = rng.standard_normal(size=stored_shape)
+    base = base.astype(dtype)
+    arr = base.transpose(np.argsort(perm))  # back to logical axis order
+    index = tuple(
+        slice(None) if bcast[i] else slice(offsets[i], offsets[i] + shape[i] * steps[i], steps[i])
+        for i in range(ndim)
+    )
+    arr = arr[index]
+    arr = arr[tuple(slice(None, None, -1) if r else slice(None) for r in reverse)]
+    if any(bcast):
+        arr = np.broadcast_to(arr, shape)
+    assert arr.shape == tuple(shape), (arr.shape, shape)
+    return arr
+
+
+def _batch_dim():
+    # mostly 1..3, occasionally 0 (empty batch)
+    return st.integers(0, 12).map(lambda v: 0 if v == 0 else 1 + v % 3)
+
+
+@st.composite
+def matmul_t_problems(draw, max_dim: int = 70, max_batch_ndim: int = 3):
+    """(a, b) with a: (*batch_a, m, k), b: (*batch_b, k, n), broadcastable batches."""
+    m = draw(st.integers(0, max_dim), label="m")
+    n = draw(st.integers(0, max_dim), label="n")
+    k = draw(st.integers(0, max_dim), label="k")
+    nb = draw(st.integers(0, max_batch_ndim), label="batch ndim")
+    batch = draw(st.lists(_batch_dim(), min_size=nb, max_size=nb), label="batch")
+    a_nb = draw(st.integers(0, nb))
+    b_nb = draw(st.integers(0, nb))
+    a_batch = [1 if draw(st.booleans()) else d for d in batch[nb - a_nb :]]
+    b_batch = [1 if draw(st.booleans()) else d for d in batch[nb - b_nb :]]
+    a_dtype = draw(st.sampled_from(DTYPES))
+    b_dtype = draw(st.sampled_from(DTYPES))
+    a = draw(array_views((*a_batch, m, k), a_dtype), label="a")
+    b = draw(array_views((*b_batch, k, n), b_dtype), label="b")
+    return a, b
+
+
+def _describe(name: str, x: np.ndarray) -> str:
+    return f"{name}: shape={x.shape} dtype={x.dtype} strides={x.strides}"
+
+
+def _check_call(a, b, method, num_threads):
+    note(_describe("a", a))
+    note(_describe("b", b))
+    a_before = np.array(a, copy=True)
+    b_before = np.array(b, copy=True)
+    res = matmul_t(a, b, method=method, num_threads=num_threads)
+    assert_matmul_t_close(res, a, b)
+    # inputs untouched
+    np.testing.assert_array_equal(a, a_before)
+    np.testing.assert_array_equal(b, b_before)
+    # the result is a new array
+    if res.size:
+        assert not np.shares_memory(res, a)
+        assert not np.shares_memory(res, b)
+    assert res.flags.writeable
+
+
+# --------------------------------------------------------------------------
+# (1) Property tests
+# --------------------------------------------------------------------------
+
+
+@settings(deadline=None, max_examples=N_EXAMPLES)
+@given(
+    problem=matmul_t_problems(max_dim=70, max_batch_ndim=3),
+    method=st.sampled_from(METHODS),
+    num_threads=st.sampled_from([1, 2, None]),
+)
+def test_matches_numpy_small_any_layout(problem, method, num_threads):
+    a, b = problem
+    _check_call(a, b, method, num_threads)
+
+
+@settings(deadline=None, max_examples=max(10, N_EXAMPLES // 5))
+@given(
+    problem=matmul_t_problems(max_dim=300, max_batch_ndim=1),
+    method=st.sampled_from(METHODS),
+    num_threads=st.sampled_from([1, 2, None]),
+)
+def test_matches_numpy_larger_any_layout(problem, method, num_threads):
+    a, b = problem
+    _check_call(a, b, method, num_threads)
+
+
+@settings(deadline=None, max_examples=max(10, N_EXAMPLES // 4))
+@given(
+    m=st.integers(1, 80),
+    n=st.integers(1, 80),
+    k=st.integers(1, 300),
+    dtype=st.sampled_from(DTYPES),
+    method=st.sampled_from(METHODS),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_small_integer_values_are_exact(m, n, k, dtype, method, seed):
+    """Integer-valued inputs in [-4, 4]: every partial sum is exact, in any order."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-4, 5, size=(m, k)).astype(dtype)
+    b = rng.integers(-4, 5, size=(k, n)).astype(dtype)
+    res = matmul_t(a, b, method=method)
+    np.testing.assert_array_equal(res, matmul_t_reference(a, b).astype(dtype))
+
+
+# --------------------------------------------------------------------------
+# (2) Named benchmark shapes at small scale
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("size", [1, 8, 64, 256])
+def test_square(size, dtype, method):
+    a = _rand((size, size), dtype, seed=1)
+    b = _rand((size, size), dtype, seed=2)
+    assert_matmul_t_close(matmul_t(a, b, method=method), a, b)
+
+
+NAMED_SHAPES = {
+    "batched_16x8x8": ((16, 8, 8), (16, 8, 8)),
+    "llama_node_outer": ((1, 128, 1), (1, 1, 1024)),
+    "batch_times_matrix": ((8, 128, 64), (64, 256)),
+}
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shapes", list(NAMED_SHAPES.values()), ids=list(NAMED_SHAPES))
+def test_named_benchmark_shapes(shapes, dtype, method):
+    a_shape, b_shape = shapes
+    a = _rand(a_shape, dtype, seed=3)
+    b = _rand(b_shape, dtype, seed=4)
+    assert_matmul_t_close(matmul_t(a, b, method=method), a, b)
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_batch_broadcasting_example_from_docs(method):
+    # (2, 1, 4, 5) @ (3, 5, 6) -> (2, 3, 4, 6), transposed -> (2, 3, 6, 4)
+    a = _rand((2, 1, 4, 5), seed=5)
+    b = _rand((3, 5, 6), seed=6)
+    res = matmul_t(a, b, method=method)
+    assert res.shape == (2, 3, 6, 4)
+    assert_matmul_t_close(res, a, b)
+    np.testing.assert_allclose(res, np.swapaxes(a @ b, -1, -2), rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# Layouts, input kinds, dtypes
+# --------------------------------------------------------------------------
+
+
+def _layout(name: str, shape: tuple[int, ...], dtype, seed: int) -> np.ndarray:
+    """An array of logical ``shape`` in the named layout."""
+    if name == "C":
+        return _rand(shape, dtype, seed)
+    if name == "F":
+        return np.asfortranarray(_rand(shape, dtype, seed))
+    if name == "transposed_view":
+        return np.swapaxes(_rand((*shape[:-2], shape[-1], shape[-2]), dtype, seed), -1, -2)
+    if name == "sliced":  # a[::2, 1::3]
+        big = _rand((*shape[:-2], 2 * shape[-2], 3 * shape[-1] + 1), dtype, seed)
+        return big[..., ::2, 1::3]
+    if name == "reversed":  # a[::-1] and a[:, ::-1]
+        return _rand(shape, dtype, seed)[..., ::-1, ::-1]
+    if name == "broadcast_rows":  # stride 0 along the row axis
+        return np.broadcast_to(_rand((*shape[:-2], 1, shape[-1]), dtype, seed), shape)
+    if name == "broadcast_cols":  # stride 0 along the column axis
+        return np.broadcast_to(_rand((*shape[:-1], 1), dtype, seed), shape)
+    if name == "unaligned":  # data pointer not aligned to the element size
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        buf = np.empty(nbytes + 1, dtype=np.uint8)[1:]
+        arr = buf.view(dtype).reshape(shape)
+        arr[...] = _rand(shape, dtype, seed)
+        return arr
+    raise AssertionError(name)
+
+
+LAYOUTS = [
+    "C",
+    "F",
+    "transposed_view",
+    "sliced",
+    "reversed",
+    "broadcast_rows",
+    "broadcast_cols",
+    "unaligned",
+]
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("b_layout", LAYOUTS)
+@pytest.mark.parametrize("a_layout", LAYOUTS)
+def test_layouts(a_layout, b_layout, method):
+    a = _layout(a_layout, (37, 45), np.float64, seed=7)
+    b = _layout(b_layout, (45, 29), np.float64, seed=8)
+    assert_matmul_t_close(matmul_t(a, b, method=method), a, b)
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_layouts_batched_float32(layout, method):
+    a = _layout(layout, (3, 19, 33), np.float32, seed=9)
+    b = _layout(layout, (3, 33, 21), np.float32, seed=10)
+    assert_matmul_t_close(matmul_t(a, b, method=method), a, b)
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_batch_broadcast_views_with_stride_zero(method):
+    a = np.broadcast_to(_rand((1, 12, 20), seed=11), (5, 12, 20))
+    b = np.broadcast_to(_rand((20, 9), seed=12), (4, 1, 20, 9))
+    res = matmul_t(a, b, method=method)
+    assert res.shape == (4, 5, 9, 12)
+    assert_matmul_t_close(res, a, b)
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_inputs_may_alias_each_other(method):
+    a = _rand((31, 31), seed=13)
+    assert_matmul_t_close(matmul_t(a, a, method=method), a, a)
+    assert_matmul_t_close(matmul_t(a, a.T, method=method), a, a.T)
+    assert_matmul_t_close(matmul_t(a[:, :20], a[5:25], method=method), a[:, :20], a[5:25])
+
+
+@pytest.mark.parametrize(
+    ("a_dtype", "b_dtype", "expected"),
+    [
+        (np.float32, np.float32, np.float32),
+        (np.float32, np.float64, np.float64),
+        (np.float64, np.float32, np.float64),
+        (np.float64, np.float64, np.float64),
+    ],
+)
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_dtype_promotion(a_dtype, b_dtype, expected, method):
+    a = _rand((17, 70), a_dtype, seed=14)
+    b = _rand((70, 23), b_dtype, seed=15)
+    res = matmul_t(a, b, method=method)
+    assert res.dtype == expected
+    # mixed inputs are computed in float64: float64 tolerance applies
+    assert_matmul_t_close(res, a, b)
+
+
+def test_python_lists_of_floats_are_float64():
+    a = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    b = [[1.0, 0.5], [0.25, 2.0], [-1.0, 3.0]]
+    res = matmul_t(a, b)
+    assert isinstance(res, np.ndarray)
+    assert res.dtype == np.float64
+    np.testing.assert_array_equal(res, np.swapaxes(np.array(a) @ np.array(b), -1, -2))
+    assert_matmul_t_close(res, a, b)
+
+
+def test_tuples_and_list_with_float32_array_give_float64():
+    a = ((1.5, -2.0), (0.0, 4.0), (3.0, 1.0))
+    b = np.array([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]], dtype=np.float32)
+    res = matmul_t(a, b)
+    assert res.dtype == np.float64
+    assert res.shape == (4, 3)
+    assert_matmul_t_close(res, a, b)
+
+
+def test_other_array_likes():
+    """Anything np.asarray accepts: memoryviews, objects with __array__, byte-swapped floats."""
+    a = _rand((5, 6), seed=47)
+    b = _rand((6, 7), seed=48)
+
+    class HasArray:
+        def __array__(self, dtype=None, copy=None):
+            return a
+
+    for a_like in (memoryview(a), HasArray(), a.astype(">f8")):
+        res = matmul_t(a_like, b)
+        assert res.dtype == np.float64
+        assert_matmul_t_close(res, a, b)
+    res = matmul_t(a.astype(">f4"), b.astype("<f4"))
+    assert res.dtype == np.float32
+    assert_matmul_t_close(res, a.astype(np.float32), b.astype(np.float32))
+
+
+# --------------------------------------------------------------------------
+# Zero-size dimensions
+# --------------------------------------------------------------------------
+
+ZERO_SIZE_CASES = {
+    "m0": ((0, 5), (5, 7)),
+    "n0": ((6, 5), (5, 0)),
+    "k0": ((6, 0), (0, 7)),
+    "all0": ((0, 0), (0, 0)),
+    "batch0_a": ((0, 3, 4), (4, 5)),
+    "batch0_b": ((3, 4), (0, 4, 5)),
+    "batch0_broadcast": ((2, 0, 3, 4), (1, 4, 5)),
+    "batch_k0": ((3, 4, 0), (1, 0, 6)),
+}
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shapes", list(ZERO_SIZE_CASES.values()), ids=list(ZERO_SIZE_CASES))
+def test_zero_size_dimensions(shapes, dtype, method):
+    a_shape, b_shape = shapes
+    a = _rand(a_shape, dtype, seed=16)
+    b = _rand(b_shape, dtype, seed=17)
+    res = matmul_t(a, b, method=method)
+    assert_matmul_t_close(res, a, b)
+    if a_shape[-1] == 0:  # k == 0: an empty sum is exactly 0
+        np.testing.assert_array_equal(res, np.zeros(res.shape, dtype))
+
+
+# --------------------------------------------------------------------------
+# (3) Errors
+# --------------------------------------------------------------------------
+
+BAD_DTYPES = [np.int32, np.int64, np.bool_, np.complex64, np.complex128, np.float16, object]
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("which", ["a", "b", "both"])
+@pytest.mark.parametrize("bad", BAD_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_unsupported_dtype_raises_type_error(bad, which, method):
+    a = np.ones((3, 4), dtype=bad if which in ("a", "both") else np.float64)
+    b = np.ones((4, 5), dtype=bad if which in ("b", "both") else np.float32)
+    with pytest.raises(TypeError) as excinfo:
+        matmul_t(a, b, method=method)
+    msg = str(excinfo.value)
+    assert "float32" in msg and "float64" in msg, msg
+
+
+def test_integer_lists_raise_type_error():
+    with pytest.raises(TypeError, match=r"(?s)(?=.*float32)(?=.*float64)"):
+        matmul_t([[1, 2], [3, 4]], [[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(TypeError, match=r"(?s)(?=.*float32)(?=.*float64)"):
+        matmul_t([[1.0, 2.0], [3.0, 4.0]], [[1, 0], [0, 1]])
+
+
+SHAPE_ERRORS = {
+    "inner_mismatch": ((3, 4), (5, 6)),
+    "inner_mismatch_batched": ((2, 3, 4), (2, 5, 6)),
+    "a_1d": ((4,), (4, 5)),
+    "b_1d": ((3, 4), (4,)),
+    "both_1d": ((4,), (4,)),
+    "a_0d": ((), (4, 5)),
+    "b_0d": ((3, 4), ()),
+    "batch_not_broadcastable": ((2, 3, 4), (3, 4, 5)),
+    "batch_not_broadcastable_4d": ((2, 1, 3, 4), (3, 3, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("shapes", list(SHAPE_ERRORS.values()), ids=list(SHAPE_ERRORS))
+def test_bad_shapes_raise_value_error_naming_both_shapes(shapes, method):
+    a_shape, b_shape = shapes
+    a = np.ones(a_shape)
+    b = np.ones(b_shape)
+    with pytest.raises(ValueError) as excinfo:
+        matmul_t(a, b, method=method)
+    msg = str(excinfo.value)
+    assert str(a_shape) in msg, msg
+    assert str(b_shape) in msg, msg
+
+
+def test_shape_error_example_from_spec():
+    with pytest.raises(ValueError, match=r"(?s)(?=.*\(3, 4\))(?=.*\(5, 6\))"):
+        matmul_t(np.zeros((3, 4)), np.zeros((5, 6)))
+
+
+def test_one_d_list_raises_value_error():
+    with pytest.raises(ValueError):
+        matmul_t([1.0, 2.0], [[1.0], [2.0]])
+
+
+@pytest.mark.parametrize("method", ["", "fast", "BLAS", "Auto", "numpy"])
+def test_unknown_method_raises_value_error(method):
+    with pytest.raises(ValueError):
+        matmul_t(np.ones((2, 3)), np.ones((3, 4)), method=method)
+
+
+@pytest.mark.skipif(BLAS_FOUND, reason="BLAS was found; the no-BLAS error path is not reachable")
+def test_blas_method_without_blas_raises_runtime_error():
+    with pytest.raises(RuntimeError):
+        matmul_t(np.ones((2, 3)), np.ones((3, 4)), method="blas")
+
+
+def test_num_threads_zero_raises_value_error():
+    with pytest.raises(ValueError):
+        matmul_t(np.ones((2, 3)), np.ones((3, 4)), num_threads=0)
+
+
+@pytest.mark.parametrize("bad", [1.5, 2.0, "2", True, False, [2]], ids=repr)
+def test_num_threads_non_int_raises_type_error(bad):
+    with pytest.raises(TypeError):
+        matmul_t(np.ones((2, 3)), np.ones((3, 4)), num_threads=bad)
+
+
+# --------------------------------------------------------------------------
+# (5) out=
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize(
+    "shapes",
+    [((13, 21), (21, 8)), ((2, 1, 4, 5), (3, 5, 6)), ((64, 64), (64, 64))],
+    ids=["2d", "broadcast", "square"],
+)
+def test_out_is_filled_and_returned(shapes, dtype, method):
+    a = _rand(shapes[0], dtype, seed=18)
+    b = _rand(shapes[1], dtype, seed=19)
+    shape = matmul_t_reference(a, b).shape
+    out = np.full(shape, np.nan, dtype=dtype)  # garbage must be overwritten
+    res = matmul_t(a, b, out=out, method=method)
+    assert res is out
+    assert_matmul_t_close(out, a, b)
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_out_with_k0_is_zeroed(method):
+    a = np.ones((4, 0))
+    b = np.ones((0, 3))
+    out = np.full((3, 4), np.nan)
+    assert matmul_t(a, b, out=out, method=method) is out
+    np.testing.assert_array_equal(out, np.zeros((3, 4)))
+
+
+def test_out_with_zero_size_result():
+    out = np.empty((5, 0))
+    assert matmul_t(np.ones((0, 3)), np.ones((3, 5)), out=out) is out
+
+
+def test_out_mixed_dtypes_needs_float64_out():
+    a = _rand((5, 6), np.float32, seed=20)
+    b = _rand((6, 7), np.float64, seed=21)
+    out = np.empty((7, 5), dtype=np.float64)
+    assert matmul_t(a, b, out=out) is out
+    assert_matmul_t_close(out, a, b)
+    with pytest.raises(TypeError):
+        matmul_t(a, b, out=np.empty((7, 5), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "out",
+    [
+        pytest.param(np.empty((4, 6)), id="untransposed_shape"),  # a @ b's shape, not its transpose
+        pytest.param(np.empty((4, 7)), id="wrong_n"),
+        pytest.param(np.empty((1, 4, 6)), id="extra_batch_dim"),
+        pytest.param(np.empty(24), id="flat"),
+        pytest.param(np.empty((4, 6)).T, id="fortran"),  # right shape (6, 4) but F order
+        pytest.param(np.empty((6, 8))[:, ::2], id="sliced"),
+        pytest.param(np.empty((6, 4))[::-1], id="reversed"),
+    ],
+)
+def test_out_wrong_shape_or_layout_raises_value_error(out):
+    a = np.ones((4, 5))
+    b = np.ones((5, 6))
+    with pytest.raises(ValueError):
+        matmul_t(a, b, out=out)
+
+
+@pytest.mark.parametrize(
+    ("result_dtype", "out_dtype"),
+    [
+        (np.float64, np.float32),
+        (np.float32, np.float64),
+        (np.float64, np.int64),
+        (np.float64, np.complex128),
+    ],
+)
+def test_out_wrong_dtype_raises_type_error(result_dtype, out_dtype):
+    a = np.ones((4, 5), dtype=result_dtype)
+    b = np.ones((5, 6), dtype=result_dtype)
+    with pytest.raises(TypeError):
+        matmul_t(a, b, out=np.empty((6, 4), dtype=out_dtype))
+
+
+@pytest.mark.parametrize("out", [[[0.0] * 4] * 6, 0.0, "out"], ids=["list", "float", "str"])
+def test_out_not_ndarray_raises_type_error(out):
+    with pytest.raises(TypeError):
+        matmul_t(np.ones((4, 5)), np.ones((5, 6)), out=out)
+
+
+def test_out_read_only_raises_value_error():
+    out = np.empty((6, 4))
+    out.flags.writeable = False
+    with pytest.raises(ValueError):
+        matmul_t(np.ones((4, 5)), np.ones((5, 6)), out=out)
+
+
+def test_out_overlapping_inputs_raises_value_error():
+    a = _rand((4, 4), seed=22)
+    b = _rand((4, 4), seed=23)
+    a_before, b_before = a.copy(), b.copy()
+    with pytest.raises(ValueError):
+        matmul_t(a, b, out=a)
+    with pytest.raises(ValueError):
+        matmul_t(a, b, out=b)
+    base = _rand((16, 4), seed=24)
+    with pytest.raises(ValueError):  # out overlaps rows 2 and 4 of a strided view
+        matmul_t(base[::2][:4], b, out=base[1:5])
+    with pytest.raises(ValueError):  # b is a transposed view of out's memory
+        c = np.zeros((4, 4))
+        matmul_t(a, c.T, out=c)
+    np.testing.assert_array_equal(a, a_before)
+    np.testing.assert_array_equal(b, b_before)
+
+
+def test_out_overlapping_input_of_other_dtype_raises_value_error():
+    """Overlap counts even when the input needs a dtype conversion first."""
+    out = np.zeros((4, 4))
+    a32 = out.view(np.float32)[:, :4]  # float32 view of out's first 2 columns
+    assert np.shares_memory(a32, out)
+    with pytest.raises(ValueError):
+        matmul_t(a32, np.ones((4, 4)), out=out)
+
+
+def test_out_sharing_a_buffer_without_overlap_is_allowed():
+    """Overlap is decided element-wise (np.shares_memory), not by address bounds."""
+    base = np.zeros(200)
+    out = base[80:96].reshape(4, 4)
+    # a[i, j] lives at base[i + 120 * j]: elements on both sides of out's block
+    a = np.lib.stride_tricks.as_strided(base, shape=(4, 2), strides=(8, 8 * 120))
+    a[...] = _rand((4, 2), seed=25)
+    b = _rand((2, 4), seed=26)
+    assert np.may_share_memory(a, out) and not np.shares_memory(a, out)
+    assert matmul_t(a, b, out=out) is out
+    assert_matmul_t_close(out, a, b)
+
+    # disjoint halves of one buffer
+    base2 = _rand((8, 4), seed=45)
+    a2, out2 = base2[:4], base2[4:]
+    b2 = _rand((4, 4), seed=46)
+    assert matmul_t(a2, b2, out=out2) is out2
+    assert_matmul_t_close(out2, a2, b2)
+
+
+# --------------------------------------------------------------------------
+# (4) PyTorch tensors
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_torch_cpu_tensors(method):
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        ta = torch.randn(3, 33, 47, dtype=dtype, generator=gen)
+        tb = torch.randn(47, 29, dtype=dtype, generator=gen)
+        # np.asarray of a CPU tensor is a view, not a copy
+        assert np.asarray(ta).ctypes.data == ta.data_ptr()
+        res = matmul_t(ta, tb, method=method, num_threads=1)
+        assert isinstance(res, np.ndarray)
+        assert_matmul_t_close(res, ta, tb)
+        np.testing.assert_array_equal(
+            res, matmul_t(ta.numpy(), tb.numpy(), method=method, num_threads=1)
+        )
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_torch_non_contiguous_tensors(method):
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(1)
+    base = torch.randn(60, 50, dtype=torch.float32, generator=gen)
+    cases = [
+        (base.t()[:, :30], torch.randn(30, 20, generator=gen)),  # transposed view
+        (base[::2, 1::3], torch.randn(17, 11, generator=gen)),  # sliced
+        (torch.randn(1, 40, generator=gen).expand(9, 40), base[:40, :7]),  # stride 0
+    ]
+    for ta, tb in cases:
+        res = matmul_t(ta, tb, method=method)
+        assert_matmul_t_close(res, ta, tb)
+        np.testing.assert_allclose(
+            res,
+            matmul_t(ta.numpy(), tb.numpy(), method=method),
+            rtol=matmul_t_tolerance(np.float32, ta.shape[-1])[0],
+            atol=0,
+        )
+
+
+def test_torch_float32_with_numpy_float64_promotes():
+    torch = pytest.importorskip("torch")
+    ta = torch.randn(12, 15, dtype=torch.float32, generator=torch.Generator().manual_seed(2))
+    b = _rand((15, 9), np.float64, seed=27)
+    res = matmul_t(ta, b)
+    assert res.dtype == np.float64
+    assert_matmul_t_close(res, ta, b)
+
+
+def test_torch_unsupported_dtype_and_out():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"(?s)(?=.*float32)(?=.*float64)"):
+        matmul_t(torch.ones(3, 4, dtype=torch.int64), np.ones((4, 5)))
+    with pytest.raises(TypeError, match=r"(?s)(?=.*float32)(?=.*float64)"):
+        matmul_t(torch.ones(3, 4, dtype=torch.float16), torch.ones(4, 5, dtype=torch.float16))
+    with pytest.raises(TypeError):  # out must be an ndarray, not a tensor
+        matmul_t(np.ones((3, 4)), np.ones((4, 5)), out=torch.empty(5, 3, dtype=torch.float64))
+
+
+# --------------------------------------------------------------------------
+# (6) NaN / inf propagation
+# --------------------------------------------------------------------------
+
+
+def _assert_nonfinite_like_numpy(res: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    with np.errstate(invalid="ignore"):
+        expected = np.swapaxes(np.matmul(a.astype(np.float64), b.astype(np.float64)), -1, -2)
+    np.testing.assert_array_equal(np.isnan(res), np.isnan(expected))
+    np.testing.assert_array_equal(np.isposinf(res), np.isposinf(expected))
+    np.testing.assert_array_equal(np.isneginf(res), np.isneginf(expected))
+    np.testing.assert_allclose(res, expected, rtol=1e-3, equal_nan=True)
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("k", [50, 1100], ids=["k50", "k1100"])
+def test_nan_and_inf_propagate_like_numpy(k, dtype, method):
+    rng = _rng(28)
+    m, n = 40, 30
+    # magnitudes in [0.5, 1.5] with random signs: no accidental zeros
+    a = (rng.uniform(0.5, 1.5, (m, k)) * rng.choice([-1.0, 1.0], (m, k))).astype(dtype)
+    b = (rng.uniform(0.5, 1.5, (k, n)) * rng.choice([-1.0, 1.0], (k, n))).astype(dtype)
+    a[2, k - 3] = np.nan  # row 2 of a @ b -> NaN (late k block)
+    b[1, 4] = np.nan  # column 4 of a @ b -> NaN
+    a[7, 0] = np.inf  # row 7 -> +-inf ...
+    b[0, 11] = 0.0  # ... except inf * 0 = NaN at (7, 11)
+    a[9, 5] = np.inf
+    a[9, 6] = -np.inf  # row 9: inf - inf = NaN where b[5, j], b[6, j] share sign
+    b[5, :] = np.abs(b[5, :])
+    b[6, :10] = np.abs(b[6, :10])
+    b[6, 10:] = -np.abs(b[6, 10:])  # row 9, columns 10.. -> +inf
+    with np.errstate(invalid="ignore"):
+        res = matmul_t(a, b, method=method)
+    assert res.dtype == dtype
+    _assert_nonfinite_like_numpy(res, a, b)
+    assert np.isnan(res[:, 2]).all()
+    assert np.isnan(res[4, :]).all()
+    assert np.isnan(res[11, 7])
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_nan_in_batched_strided_input(method):
+    a = _rand((3, 20, 40), seed=29)[:, ::2, :]
+    b = np.asfortranarray(_rand((40, 15), seed=30))
+    a = a.copy()
+    a[1, 3, 17] = np.nan
+    res = matmul_t(a, b, method=method)
+    _assert_nonfinite_like_numpy(res, a, b)
+    assert np.isnan(res[1, :, 3]).all()
+    assert np.isfinite(np.delete(res[1], 3, axis=1)).all()
+    assert np.isfinite(res[[0, 2]]).all()
+
+
+# --------------------------------------------------------------------------
+# (7) Thread counts
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize(
+    "shapes", [((300, 300), (300, 300)), ((6, 70, 130), (130, 90))], ids=["300x300", "batch"]
+)
+def test_results_do_not_depend_on_thread_count(shapes, dtype, method):
+    a = _rand(shapes[0], dtype, seed=31)
+    b = _rand(shapes[1], dtype, seed=32)
+    k = shapes[0][-1]
+    rtol, _ = matmul_t_tolerance(dtype, k)
+    scale = np.abs(matmul_t_reference(np.abs(a), np.abs(b))).max()
+    results = {}
+    for nt in (1, 2, -1, None, 8):
+        results[nt] = matmul_t(a, b, num_threads=nt, method=method)
+        assert_matmul_t_close(results[nt], a, b)
+    for nt, res in results.items():
+        np.testing.assert_allclose(res, results[1], rtol=0, atol=2 * rtol * scale, err_msg=f"num_threads={nt}")
+
+
+def test_num_threads_minus_two():
+    """-2 means all cores but one (at least one thread)."""
+    a = _rand((120, 80), seed=33)
+    b = _rand((80, 90), seed=34)
+    assert_matmul_t_close(matmul_t(a, b, num_threads=-2), a, b)
+
+
+def test_num_threads_none_honours_threadpoolctl_limits():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    a = _rand((150, 160), seed=35)
+    b = _rand((160, 170), seed=36)
+    with threadpoolctl.threadpool_limits(limits=1):
+        res = matmul_t(a, b)
+    assert_matmul_t_close(res, a, b)
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_concurrent_calls_from_python_threads(method):
+    """Several Python threads calling matmul_t at once all get correct results."""
+    problems = []
+    for i in range(8):
+        dtype = DTYPES[i % 2]
+        shape_a = (3, 40 + 7 * i, 90 + 5 * i) if i % 3 == 0 else (60 + 9 * i, 90 + 5 * i)
+        a = _rand(shape_a, dtype, seed=100 + i)
+        b = _rand((90 + 5 * i, 50 + 11 * i), dtype, seed=200 + i)
+        problems.append((a, b, [1, 2, None][i % 3]))
+
+    def run(p):
+        a, b, nt = p
+        return [matmul_t(a, b, num_threads=nt, method=method) for _ in range(3)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        all_results = list(pool.map(run, problems))
+    for (a, b, _), results in zip(problems, all_results):
+        for res in results:
+            assert_matmul_t_close(res, a, b)
+
+
+# --------------------------------------------------------------------------
+# GIL release
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_gil_is_released_during_the_kernel(method):
+    """While another thread is inside matmul_t, the main thread keeps running Python.
+
+    The worker repeatedly runs a 1500x1500 float64 product with one thread and
+    records the time window of each call.  The main thread spins a pure-Python
+    loop and records every stall longer than ``STALL`` seconds.  If the GIL
+    were held during the computation, the main thread would be stalled for
+    (nearly) the whole of every window; with the GIL released it is stalled
+    for at most occasional scheduler hiccups.  No speed is asserted.
+    """
+    n = 1500
+    a = _rand((n, n), seed=37)
+    b = _rand((n, n), seed=38)
+    STALL = 0.02
+    windows: list[tuple[float, float]] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def worker():
+        try:
+            start = time.perf_counter()
+            reps = 0
+            while reps < 2 or (reps < 6 and time.perf_counter() - start < 0.5):
+                t0 = time.perf_counter()
+                matmul_t(a, b, num_threads=1, method=method)
+                windows.append((t0, time.perf_counter()))
+                reps += 1
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    stalls: list[tuple[float, float]] = []
+    iterations = 0
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    try:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        last = time.perf_counter()
+        while not done.is_set():
+            iterations += 1
+            now = time.perf_counter()
+            if now - last > STALL:
+                stalls.append((last, now))
+            last = now
+        thread.join()
+    finally:
+        sys.setswitchinterval(old_interval)
+    assert not errors, errors
+
+    total = sum(t1 - t0 for t0, t1 in windows)
+    stalled = sum(
+        max(0.0, min(t1, s1) - max(t0, s0)) for t0, t1 in windows for s0, s1 in stalls
+    )
+    assert total > 0
+    assert iterations > 0
+    # GIL held: stalled/total ~ 1.  GIL released: ~ 0.  Generous threshold.
+    assert stalled / total < 0.5, (
+        f"main thread stalled {stalled:.3f}s of {total:.3f}s spent in matmul_t "
+        f"(windows={windows}, stalls={stalls})"
+    )
+
+
+# --------------------------------------------------------------------------
+# (8) Problems spanning several cache blocks
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        ((700, 600), (600, 650)),
+        ((50, 1100), (1100, 40)),  # several k blocks accumulate
+        ((3, 33, 2100), (2100, 17)),  # batched, long k
+        ((1, 4100), (4100, 1)),  # a single long dot product
+    ],
+    ids=["700x600x650", "k1100", "batch_k2100", "dot_k4100"],
+)
+def test_large_problems_span_cache_blocks(shapes, dtype, method):
+    a = _rand(shapes[0], dtype, seed=39)
+    b = _rand(shapes[1], dtype, seed=40)
+    assert_matmul_t_close(matmul_t(a, b, method=method), a, b)
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_large_problem_with_strided_inputs(method):
+    a = _rand((1100, 900), seed=41)[::2, ::-1][:, :700]  # (550, 700), negative stride
+    b = np.asfortranarray(_rand((700, 520), seed=42))
+    assert_matmul_t_close(matmul_t(a, b, method=method), a, b)
+
+
+# --------------------------------------------------------------------------
+# fastops.testing itself
+# --------------------------------------------------------------------------
+
+
+def test_testing_helpers_reject_wrong_results():
+    a = _rand((9, 10), np.float32, seed=43)
+    b = _rand((10, 11), np.float32, seed=44)
+    good = matmul_t_reference(a, b).astype(np.float32)
+    assert_matmul_t_close(good, a, b)
+    with pytest.raises(AssertionError, match="dtype"):
+        assert_matmul_t_close(good.astype(np.float64), a, b)
+    with pytest.raises(AssertionError, match="C-contiguous"):
+        assert_matmul_t_close(np.asfortranarray(good), a, b)
+    with pytest.raises(AssertionError, match="shape"):
+        assert_matmul_t_close(np.ascontiguousarray(good.T), a, b)
+    bad = good.copy()
+    bad[3, 4] += 1e-3
+    with pytest.raises(AssertionError, match="differs"):
+        assert_matmul_t_close(bad, a, b)
+    bad = good.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(AssertionError):
+        assert_matmul_t_close(bad, a, b)
+
+
+def test_tolerance_is_monotone_in_k_and_tighter_for_float64():
+    r32 = [matmul_t_tolerance(np.float32, k) for k in (0, 1, 64, 1000, 10000)]
+    r64 = [matmul_t_tolerance(np.float64, k) for k in (0, 1, 64, 1000, 10000)]
+    assert all(x[0] < y[0] and x[1] < y[1] for x, y in zip(r32, r32[1:]))
+    assert all(x[0] < y[0] for x, y in zip(r64, r32))
+    assert r32[3][0] < 1e-4  # k=1000 float32: still tight
+    assert r64[3][0] < 1e-12
+    with pytest.raises(TypeError):
+        matmul_t_tolerance(np.int64, 3)
