@@ -29,10 +29,12 @@ ctypedef void (*tile_s_fn)(int64_t, const float *, const float *, float *,
                            int64_t, int, int, int) noexcept nogil
 ctypedef void (*tile_d_fn)(int64_t, const double *, const double *, double *,
                            int64_t, int, int, int) noexcept nogil
-ctypedef void (*small_s_fn)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t,
-                            const float *, int64_t, int64_t, float *, float *) noexcept nogil
-ctypedef void (*small_d_fn)(int64_t, int64_t, int64_t, const double *, int64_t, int64_t,
-                            const double *, int64_t, int64_t, double *, double *) noexcept nogil
+ctypedef void (*panel_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
+                            const float *, int64_t, int64_t, float *, float *,
+                            int64_t, int64_t, int) noexcept nogil
+ctypedef void (*panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
+                            const double *, int64_t, int64_t, double *, double *,
+                            int64_t, int64_t, int) noexcept nogil
 
 cdef extern from "src/fo_gemm.h" nogil:
     ctypedef struct fo_tile_kernel_s:
@@ -40,15 +42,15 @@ cdef extern from "src/fo_gemm.h" nogil:
         int nr
         int lanes
         tile_s_fn tile
-        small_s_fn small_full
-        small_s_fn small_half
+        panel_s_fn panel_full
+        panel_s_fn panel_half
     ctypedef struct fo_tile_kernel_d:
         int mr
         int nr
         int lanes
         tile_d_fn tile
-        small_d_fn small_full
-        small_d_fn small_half
+        panel_d_fn panel_full
+        panel_d_fn panel_half
     fo_tile_kernel_s fo_active_s
     fo_tile_kernel_d fo_active_d
     int fo_active_level
@@ -78,20 +80,24 @@ METHOD_BLAS = 2
 
 # Cache blocking, in bytes of packed operand: KC depth steps per block, the
 # packed B^T block (MC x KC) sized for L2, the packed A^T block (KC x NC) for
-# L3.  Products with at most SMALL_WORK multiply-adds take the small kernel.
+# L3.  Products whose packed A^T fits PANEL_BYTES (L1) skip packing B and
+# the blocking altogether (panel kernel).  Below PARALLEL_MIN_WORK
+# multiply-adds in all, one thread does everything; scratch up to
+# STACK_BYTES lives on the stack.
 cdef enum:
     KC = 256
     MC_BYTES = 384 * 1024
     NC_BYTES = 4 * 1024 * 1024
-    SMALL_WORK = 32 * 32 * 32
-    SMALL_SCRATCH = 4096          # elements of packed A^T the small kernel may use
-    PARALLEL_MIN_WORK = 64 * 64 * 64
+    PANEL_BYTES = 32 * 1024
+    PANEL_ROWS = 8
+    PARALLEL_MIN_WORK = 48 * 48 * 48
+    STACK_BYTES = 4096
 
 
 cdef struct Geometry:
     int64_t m, n, k                  # A is (m, k), B is (k, n), R is (n, m)
     int64_t sa0, sa1, sb0, sb1       # element strides, any sign
-    int64_t mr, nr                   # register tile of the active SIMD variant
+    int64_t mr, nr, lanes            # register tile and width of the active SIMD variant
     int64_t mc, nc                   # cache blocks (rows of R, columns of R)
 
 
@@ -118,11 +124,9 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int n_thre
     g.sb0 = sb[nd_b - 2] // size
     g.sb1 = sb[nd_b - 1] // size
     if floating is float:
-        g.mr = fo_active_s.mr
-        g.nr = fo_active_s.nr
+        g.mr, g.nr, g.lanes = fo_active_s.mr, fo_active_s.nr, fo_active_s.lanes
     else:
-        g.mr = fo_active_d.mr
-        g.nr = fo_active_d.nr
+        g.mr, g.nr, g.lanes = fo_active_d.mr, fo_active_d.nr, fo_active_d.lanes
     mc_max = max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr)
     g.mc = min(mc_max, _round_up(_cdiv(g.n, n_threads), g.mr))
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
@@ -239,26 +243,44 @@ cdef void _gemm_parallel(const Geometry *g, const floating *a, const floating *b
             jc = jc + g.nc
 
 
-cdef void _small(const Geometry *g, const floating *a, const floating *b,
-                 floating *r, floating *scratch) noexcept nogil:
-    """Whole small product, A^T packed into `scratch`, vectors half or full width."""
+cdef inline int64_t _panel_len(const Geometry *g) noexcept nogil:
+    """Elements of packed A^T the panel kernel needs (rows padded to its width)."""
+    cdef int64_t width = g.lanes // 2 if 2 * g.m <= g.lanes else g.lanes
+    return g.k * _round_up(g.m, width)
+
+
+cdef inline bint _fits_panel(const Geometry *g, int64_t size) noexcept nogil:
+    return _panel_len(g) * size <= PANEL_BYTES
+
+
+cdef void _panel(const Geometry *g, const floating *a, const floating *b,
+                 floating *r, floating *at, int64_t j_begin, int64_t j_end,
+                 bint pack) noexcept nogil:
+    """Rows j_begin..j_end-1 of R by the panel kernel (A^T packed into `at`)."""
     if floating is float:
-        (fo_active_s.small_half if 2 * g.m <= fo_active_s.lanes else fo_active_s.small_full)(
-            g.m, g.n, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, scratch)
+        (fo_active_s.panel_half if 2 * g.m <= g.lanes else fo_active_s.panel_full)(
+            g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, at, j_begin, j_end, pack)
     else:
-        (fo_active_d.small_half if 2 * g.m <= fo_active_d.lanes else fo_active_d.small_full)(
-            g.m, g.n, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, scratch)
+        (fo_active_d.panel_half if 2 * g.m <= g.lanes else fo_active_d.panel_full)(
+            g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, at, j_begin, j_end, pack)
 
 
-cdef inline bint _is_small(const Geometry *g) noexcept nogil:
-    return g.m * g.n * g.k <= SMALL_WORK and (g.m + 16) * g.k <= SMALL_SCRATCH
+cdef void _panel_parallel(const Geometry *g, const floating *a, const floating *b,
+                          floating *r, floating *scratch, int64_t per_thread,
+                          int n_threads) noexcept nogil:
+    """One product by the panel kernel, rows of R split among n_threads."""
+    cdef int64_t chunk = _round_up(_cdiv(g.n, n_threads), PANEL_ROWS), c
+    for c in prange(_cdiv(g.n, chunk), schedule="static", num_threads=n_threads):
+        _panel(g, a, b, r, scratch + omp_get_thread_num() * per_thread,
+               c * chunk, min(g.n, (c + 1) * chunk), True)
 
 
-cdef void _native_one(const Geometry *g, const floating *a, const floating *b,
-                      floating *r, floating *rows_buf, floating *cols_buf) noexcept nogil:
-    """One product on the calling thread: small kernel or blocked GEMM."""
-    if _is_small(g):
-        _small(g, a, b, r, rows_buf)
+cdef void _native_one(const Geometry *g, bint panel, const floating *a,
+                      const floating *b, floating *r, floating *rows_buf,
+                      floating *cols_buf) noexcept nogil:
+    """One product on the calling thread: panel kernel or blocked GEMM."""
+    if panel:
+        _panel(g, a, b, r, rows_buf, 0, g.n, True)
     else:
         _gemm_serial(g, a, b, r, rows_buf, cols_buf)
 
@@ -318,11 +340,12 @@ cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
     cdef floating *pr = <floating *>cnp.PyArray_DATA(out)
     cdef int64_t t, stride_r = g.n * g.m, work = g.m * g.n * g.k
     cdef int64_t rows_len, cols_len, per_thread
+    cdef size_t total
     cdef int nt, previous
+    cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
-    cdef floating *cols_buf
     cdef bint by_batch = n_batch >= n_threads and n_batch > 1
-    cdef bint blas_done = False
+    cdef bint blas_done = False, panel, shared_cols
 
     if method == METHOD_BLAS:
         with nogil:
@@ -341,41 +364,53 @@ cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
         if blas_done:
             return 0
 
-    # Native: per-thread scratch for the packed B^T rows (also the small
-    # kernel's A^T), plus one A^T block, shared or per thread.
+    # Native.  Scratch per thread: packed B^T rows (or the panel kernel's
+    # A^T) and, unless the threads share one, a packed A^T block.
+    panel = _fits_panel(&g, sizeof(floating))
     nt = n_threads if work * n_batch >= PARALLEL_MIN_WORK else 1
-    if n_batch < nt and _is_small(&g):
-        nt = 1
     by_batch = n_batch >= nt and n_batch > 1
-    rows_len = _round_up(max(g.mc * min(g.k, KC), SMALL_SCRATCH), 16)
-    cols_len = _round_up(g.nc * min(g.k, KC), 16)
-    per_thread = rows_len + (cols_len if by_batch or nt == 1 else 0)
-    scratch = <floating *>aligned_alloc(
-        64, (per_thread * nt + (0 if by_batch or nt == 1 else cols_len)) * sizeof(floating))
-    if scratch == NULL:
-        raise MemoryError("fastops.matmul_t: cannot allocate packing buffers")
-    try:
-        with nogil:
-            if by_batch:
-                for t in prange(n_batch, schedule="dynamic", num_threads=nt):
-                    _native_one(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
-                                scratch + omp_get_thread_num() * per_thread,
-                                scratch + omp_get_thread_num() * per_thread + rows_len)
-            elif nt == 1:
-                for t in range(n_batch):
-                    _native_one(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
-                                scratch, scratch + rows_len)
-            else:
-                cols_buf = scratch + per_thread * nt
-                for t in range(n_batch):
-                    _gemm_parallel(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
-                                   scratch, per_thread, cols_buf, nt)
-    finally:
+    if panel:
+        rows_len, cols_len = _round_up(_panel_len(&g), 16), 0
+    else:
+        rows_len = _round_up(g.mc * min(g.k, <int64_t>KC), 16)
+        cols_len = _round_up(g.nc * min(g.k, <int64_t>KC), 16)
+    shared_cols = not (by_batch or nt == 1)
+    per_thread = rows_len + (0 if shared_cols else cols_len)
+    total = (per_thread * nt + (cols_len if shared_cols else 0)) * sizeof(floating)
+    if total <= STACK_BYTES:
+        scratch = <floating *>(<intptr_t>(stack + 63) & ~(<intptr_t>63))
+    else:
+        scratch = <floating *>aligned_alloc(64, _round_up(total, 64))
+        if scratch == NULL:
+            raise MemoryError("fastops.matmul_t: cannot allocate packing buffers")
+    with nogil:
+        if by_batch:
+            for t in prange(n_batch, schedule="static", num_threads=nt):
+                _native_one(&g, panel, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                            scratch + omp_get_thread_num() * per_thread,
+                            scratch + omp_get_thread_num() * per_thread + rows_len)
+        elif nt == 1:
+            for t in range(n_batch):
+                _native_one(&g, panel, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                            scratch, scratch + rows_len)
+        elif panel:
+            for t in range(n_batch):
+                _panel_parallel(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                                scratch, per_thread, nt)
+        else:
+            for t in range(n_batch):
+                _gemm_parallel(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                               scratch, per_thread, scratch + per_thread * nt, nt)
+    if total > STACK_BYTES:
         free(scratch)
     return 0
 
 
 cdef int64_t _zero = 0
+
+
+class UnalignedError(ValueError):
+    """An operand's data or strides are not aligned to its element size."""
 
 
 def matmul_t_into(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
@@ -384,11 +419,13 @@ def matmul_t_into(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
     """Fill `out` (C-contiguous, (..., n, m)) with (A @ B)^T for every batch entry.
 
     `a` (..., m, k) and `b` (..., k, n) share out's dtype (float32/float64) and
-    have element-multiple strides; the batch entry t starts a_offsets[t] /
+    are aligned (else UnalignedError: the caller copies them); the batch entry t starts a_offsets[t] /
     b_offsets[t] elements after the array's data pointer (int64, C-contiguous,
     one per entry of out's batch), or at 0 for both when they are None (one
     product).  Validation is the caller's job (fastops/matmul_t.py).
     """
+    if not (cnp.PyArray_ISALIGNED(a) and cnp.PyArray_ISALIGNED(b)):
+        raise UnalignedError("operands must have strides in whole elements")
     cdef const int64_t *ao = &_zero
     cdef const int64_t *bo = &_zero
     cdef int64_t n_batch = 1

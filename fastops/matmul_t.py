@@ -14,7 +14,10 @@ __all__ = ["matmul_t"]
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
-_METHODS = {"native": _matmul_t.METHOD_NATIVE, "blas": _matmul_t.METHOD_BLAS}
+_NATIVE, _BLAS = _matmul_t.METHOD_NATIVE, _matmul_t.METHOD_BLAS
+_matmul_t_into = _matmul_t.matmul_t_into
+_empty = np.empty
+_METHODS = {"native": _NATIVE, "blas": _BLAS}
 
 # `method="auto"`: BLAS from this many multiply-adds per product on (it wins
 # there, see benchmarks/ and README); the native kernels below it, where
@@ -34,10 +37,8 @@ def _result_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
 
 
 def _as_operand(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """x in `dtype`, with strides in whole elements (copies only if needed)."""
-    if x.dtype != dtype or any(s % dtype.itemsize for s in x.strides):
-        return np.array(x, dtype=dtype, order="K")
-    return x
+    """x in `dtype` (native byte order), aligned, so strides are whole elements."""
+    return np.array(x, dtype=dtype, order="K")
 
 
 def _batch_offsets(x: np.ndarray, batch: tuple) -> np.ndarray:
@@ -69,15 +70,11 @@ def _check_out(out, shape: tuple, dtype: np.dtype, a: np.ndarray, b: np.ndarray)
             raise ValueError("out overlaps an input; pass a separate array")
 
 
-def _pick_method(method: str, m: int, n: int, k: int, n_batch: int) -> int:
-    if method == "auto":
-        if BLAS_INFO["found"] and n_batch == 1 and m * n * k >= _BLAS_MIN_WORK:
-            return _matmul_t.METHOD_BLAS
-        return _matmul_t.METHOD_NATIVE
+def _method_code(method: str) -> int:
     code = _METHODS.get(method)
     if code is None:
         raise ValueError(f"method must be 'auto', 'native' or 'blas', got {method!r}")
-    if code == _matmul_t.METHOD_BLAS and not BLAS_INFO["found"]:
+    if code == _BLAS and not BLAS_INFO["found"]:
         raise RuntimeError("method='blas': no CBLAS was found in NumPy's libraries "
                            "(see fastops.show_config())")
     return code
@@ -110,41 +107,55 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
         a = np.asarray(a)
     if type(b) is not np.ndarray:
         b = np.asarray(b)
-    dtype = _result_dtype(a, b)
-    if a.ndim < 2 or b.ndim < 2:
-        raise ValueError(f"matmul_t needs arrays of at least 2 dimensions, got shapes "
-                         f"{a.shape} and {b.shape}")
-    m, k = a.shape[-2:]
-    n = b.shape[-1]
-    if b.shape[-2] != k:
-        raise ValueError(f"matmul_t: inner dimensions differ: {a.shape} @ {b.shape} "
-                         f"({k} != {b.shape[-2]})")
-    if a.ndim == 2 and b.ndim == 2:
+    dtype = a.dtype
+    if dtype is not b.dtype or (dtype is not _F32 and dtype is not _F64):
+        dtype = _result_dtype(a, b)
+    shape_a, shape_b = a.shape, b.shape
+    if len(shape_a) == 2 and len(shape_b) == 2:
+        m, k = shape_a
+        k_b, n = shape_b
         batch = ()
         shape = (n, m)
+        n_batch = 1
     else:
+        if len(shape_a) < 2 or len(shape_b) < 2:
+            raise ValueError(f"matmul_t needs arrays of at least 2 dimensions, got shapes "
+                             f"{shape_a} and {shape_b}")
+        m, k = shape_a[-2:]
+        k_b, n = shape_b[-2:]
         try:
-            batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            batch = np.broadcast_shapes(shape_a[:-2], shape_b[:-2])
         except ValueError:
             raise ValueError(f"matmul_t: batch dimensions do not broadcast: "
-                             f"{a.shape} @ {b.shape}") from None
+                             f"{shape_a} @ {shape_b}") from None
         shape = batch + (n, m)
-    n_batch = prod(batch)
-    code = _pick_method(method, m, n, k, n_batch)
+        n_batch = prod(batch)
+    if k_b != k:
+        raise ValueError(f"matmul_t: inner dimensions differ: {shape_a} @ {shape_b} "
+                         f"({k} != {k_b})")
+    if method == "auto":
+        code = _BLAS if (n_batch == 1 and m * n * k >= _BLAS_MIN_WORK and BLAS_INFO["found"]) \
+            else _NATIVE
+    else:
+        code = _method_code(method)
     n_threads = openmp_effective_n_threads(num_threads)
     if out is None:
-        out = np.empty(shape, dtype)
+        out = _empty(shape, dtype)
     else:
         _check_out(out, shape, dtype, a, b)
-    a = _as_operand(a, dtype)
-    b = _as_operand(b, dtype)
-    if out.size == 0:
+    if a.dtype is not dtype:
+        a = _as_operand(a, dtype)
+    if b.dtype is not dtype:
+        b = _as_operand(b, dtype)
+    if m * n * k == 0 or n_batch == 0:
+        if k == 0:
+            out.fill(0)
         return out
-    if k == 0:
-        out.fill(0)
-        return out
-    if batch:
-        a_off, b_off = _batch_offsets(a, batch), _batch_offsets(b, batch)
-    else:
-        a_off = b_off = None
-    return _matmul_t.matmul_t_into(a, b, out, a_off, b_off, code, n_threads)
+    try:
+        if batch:
+            return _matmul_t_into(a, b, out, _batch_offsets(a, batch),
+                                  _batch_offsets(b, batch), code, n_threads)
+        return _matmul_t_into(a, b, out, None, None, code, n_threads)
+    except _matmul_t.UnalignedError:  # strides not in whole elements: rare, copy
+        return matmul_t(_as_operand(a, dtype), _as_operand(b, dtype), out=out,
+                        num_threads=num_threads, method=method)

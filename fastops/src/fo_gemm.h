@@ -14,20 +14,20 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef void (*fo_small_s_fn)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t,
-                              const float *, int64_t, int64_t, float *, float *);
+typedef void (*fo_panel_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
+                              const float *, int64_t, int64_t, float *, float *, int64_t, int64_t, int);
 typedef struct {
     int mr, nr, lanes;      /* register tile MR x NR; SIMD lanes */
     void (*tile)(int64_t, const float *, const float *, float *, int64_t, int, int, int);
-    fo_small_s_fn small_full, small_half;   /* lanes and lanes/2 wide */
+    fo_panel_s_fn panel_full, panel_half;   /* lanes and lanes/2 wide */
 } fo_tile_kernel_s;
 
-typedef void (*fo_small_d_fn)(int64_t, int64_t, int64_t, const double *, int64_t, int64_t,
-                              const double *, int64_t, int64_t, double *, double *);
+typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
+                              const double *, int64_t, int64_t, double *, double *, int64_t, int64_t, int);
 typedef struct {
     int mr, nr, lanes;      /* register tile MR x NR; SIMD lanes */
     void (*tile)(int64_t, const double *, const double *, double *, int64_t, int, int, int);
-    fo_small_d_fn small_full, small_half;   /* lanes and lanes/2 wide */
+    fo_panel_d_fn panel_full, panel_half;   /* lanes and lanes/2 wide */
 } fo_tile_kernel_d;
 
 enum { FO_SIMD_BASELINE = 0, FO_SIMD_AVX2 = 1, FO_SIMD_AVX512 = 2, FO_SIMD_COUNT = 3 };
