@@ -41,16 +41,18 @@ cdef extern from "src/fo_gemm.h" nogil:
         int mr
         int nr
         int lanes
-        tile_s_fn tile
+        int half
         panel_s_fn panel_full
         panel_s_fn panel_half
+        tile_s_fn tile
     ctypedef struct fo_tile_kernel_d:
         int mr
         int nr
         int lanes
-        tile_d_fn tile
+        int half
         panel_d_fn panel_full
         panel_d_fn panel_half
+        tile_d_fn tile
     fo_tile_kernel_s fo_active_s
     fo_tile_kernel_d fo_active_d
     int fo_active_level
@@ -97,7 +99,8 @@ cdef enum:
 cdef struct Geometry:
     int64_t m, n, k                  # A is (m, k), B is (k, n), R is (n, m)
     int64_t sa0, sa1, sb0, sb1       # element strides, any sign
-    int64_t mr, nr, lanes            # register tile and width of the active SIMD variant
+    int64_t mr, nr                   # register tile of the active SIMD variant
+    int64_t width                    # panel kernel width for this m (lanes or half)
     int64_t mc, nc                   # cache blocks (rows of R, columns of R)
 
 
@@ -124,9 +127,11 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int n_thre
     g.sb0 = sb[nd_b - 2] // size
     g.sb1 = sb[nd_b - 1] // size
     if floating is float:
-        g.mr, g.nr, g.lanes = fo_active_s.mr, fo_active_s.nr, fo_active_s.lanes
+        g.mr, g.nr = fo_active_s.mr, fo_active_s.nr
+        g.width = fo_active_s.half if g.m <= fo_active_s.half else fo_active_s.lanes
     else:
-        g.mr, g.nr, g.lanes = fo_active_d.mr, fo_active_d.nr, fo_active_d.lanes
+        g.mr, g.nr = fo_active_d.mr, fo_active_d.nr
+        g.width = fo_active_d.half if g.m <= fo_active_d.half else fo_active_d.lanes
     mc_max = max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr)
     g.mc = min(mc_max, _round_up(_cdiv(g.n, n_threads), g.mr))
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
@@ -245,8 +250,7 @@ cdef void _gemm_parallel(const Geometry *g, const floating *a, const floating *b
 
 cdef inline int64_t _panel_len(const Geometry *g) noexcept nogil:
     """Elements of packed A^T the panel kernel needs (rows padded to its width)."""
-    cdef int64_t width = g.lanes // 2 if 2 * g.m <= g.lanes else g.lanes
-    return g.k * _round_up(g.m, width)
+    return g.k * _round_up(g.m, g.width)
 
 
 cdef inline bint _fits_panel(const Geometry *g, int64_t size) noexcept nogil:
@@ -258,10 +262,10 @@ cdef void _panel(const Geometry *g, const floating *a, const floating *b,
                  bint pack) noexcept nogil:
     """Rows j_begin..j_end-1 of R by the panel kernel (A^T packed into `at`)."""
     if floating is float:
-        (fo_active_s.panel_half if 2 * g.m <= g.lanes else fo_active_s.panel_full)(
+        (fo_active_s.panel_half if g.width == fo_active_s.half else fo_active_s.panel_full)(
             g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, at, j_begin, j_end, pack)
     else:
-        (fo_active_d.panel_half if 2 * g.m <= g.lanes else fo_active_d.panel_full)(
+        (fo_active_d.panel_half if g.width == fo_active_d.half else fo_active_d.panel_full)(
             g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, at, j_begin, j_end, pack)
 
 

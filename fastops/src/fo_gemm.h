@@ -14,20 +14,34 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Transpose masks (fo_gemm_panel.inc): element i of the low / high result of
+ * one butterfly stage of distance h, for W lanes. */
+#define FO_LO(W, h, i) (((i) & (h)) ? (W) + (i) - (h) : (i))
+#define FO_HI(W, h, i) (((i) & (h)) ? (W) + (i) : (i) + (h))
+#define FO_IDX(W, F, h) FO_IDX_(W, F, h)
+#define FO_IDX_(W, F, h) FO_IDX##W(F, W, h)
+#define FO_IDX2(F, W, h) F(W, h, 0), F(W, h, 1)
+#define FO_IDX4(F, W, h) FO_IDX2(F, W, h), F(W, h, 2), F(W, h, 3)
+#define FO_IDX8(F, W, h) FO_IDX4(F, W, h), F(W, h, 4), F(W, h, 5), F(W, h, 6), F(W, h, 7)
+#define FO_IDX16(F, W, h) FO_IDX8(F, W, h), F(W, h, 8), F(W, h, 9), F(W, h, 10), \
+    F(W, h, 11), F(W, h, 12), F(W, h, 13), F(W, h, 14), F(W, h, 15)
+
 typedef void (*fo_panel_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                               const float *, int64_t, int64_t, float *, float *, int64_t, int64_t, int);
 typedef struct {
-    int mr, nr, lanes;      /* register tile MR x NR; SIMD lanes */
+    int mr, nr;             /* register tile of the micro-kernel */
+    int lanes, half;        /* widths of the two panel kernels */
+    fo_panel_s_fn panel_full, panel_half;
     void (*tile)(int64_t, const float *, const float *, float *, int64_t, int, int, int);
-    fo_panel_s_fn panel_full, panel_half;   /* lanes and lanes/2 wide */
 } fo_tile_kernel_s;
 
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                               const double *, int64_t, int64_t, double *, double *, int64_t, int64_t, int);
 typedef struct {
-    int mr, nr, lanes;      /* register tile MR x NR; SIMD lanes */
+    int mr, nr;             /* register tile of the micro-kernel */
+    int lanes, half;        /* widths of the two panel kernels */
+    fo_panel_d_fn panel_full, panel_half;
     void (*tile)(int64_t, const double *, const double *, double *, int64_t, int, int, int);
-    fo_panel_d_fn panel_full, panel_half;   /* lanes and lanes/2 wide */
 } fo_tile_kernel_d;
 
 enum { FO_SIMD_BASELINE = 0, FO_SIMD_AVX2 = 1, FO_SIMD_AVX512 = 2, FO_SIMD_COUNT = 3 };
@@ -40,77 +54,41 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
 #endif
 
 /* ---- baseline: whatever the build's -march gives (SSE2 for portable) ---- */
+#define FO_ISA base
 #define FO_TARGET
 #define FO_VBYTES 16
-#define FO_MR 4
-#define FO_NV 2
-#define FO_T float
-#define FO_KSTRUCT fo_tile_kernel_s
-#define FO_NAME(x) fo_s_base_##x
-#include "fo_gemm_kernels.inc"
-#undef FO_T
-#undef FO_KSTRUCT
-#undef FO_NAME
-#define FO_T double
-#define FO_KSTRUCT fo_tile_kernel_d
-#define FO_NAME(x) fo_d_base_##x
-#include "fo_gemm_kernels.inc"
-#undef FO_T
-#undef FO_KSTRUCT
-#undef FO_NAME
-#undef FO_TARGET
-#undef FO_VBYTES
-#undef FO_MR
-#undef FO_NV
+#define FO_MR_S 4
+#define FO_MR_D 4
+#define FO_LANES_S 4
+#define FO_HALF_S 2
+#define FO_LANES_D 2
+#define FO_HALF_D 2
+#include "fo_gemm_isa.inc"
 
 #if FO_HAVE_X86_VARIANTS
 /* ---- AVX2 + FMA: 16 ymm registers -> 6 x 2 accumulators ---- */
+#define FO_ISA avx2
 #define FO_TARGET __attribute__((target("avx2,fma")))
 #define FO_VBYTES 32
-#define FO_MR 6
-#define FO_NV 2
-#define FO_T float
-#define FO_KSTRUCT fo_tile_kernel_s
-#define FO_NAME(x) fo_s_avx2_##x
-#include "fo_gemm_kernels.inc"
-#undef FO_T
-#undef FO_KSTRUCT
-#undef FO_NAME
-#define FO_T double
-#define FO_KSTRUCT fo_tile_kernel_d
-#define FO_NAME(x) fo_d_avx2_##x
-#include "fo_gemm_kernels.inc"
-#undef FO_T
-#undef FO_KSTRUCT
-#undef FO_NAME
-#undef FO_TARGET
-#undef FO_VBYTES
-#undef FO_MR
-#undef FO_NV
+#define FO_MR_S 6
+#define FO_MR_D 6
+#define FO_LANES_S 8
+#define FO_HALF_S 4
+#define FO_LANES_D 4
+#define FO_HALF_D 2
+#include "fo_gemm_isa.inc"
 
 /* ---- AVX-512: 32 zmm registers -> 14 x 2 accumulators ---- */
+#define FO_ISA avx512
 #define FO_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
 #define FO_VBYTES 64
-#define FO_MR 14
-#define FO_NV 2
-#define FO_T float
-#define FO_KSTRUCT fo_tile_kernel_s
-#define FO_NAME(x) fo_s_avx512_##x
-#include "fo_gemm_kernels.inc"
-#undef FO_T
-#undef FO_KSTRUCT
-#undef FO_NAME
-#define FO_T double
-#define FO_KSTRUCT fo_tile_kernel_d
-#define FO_NAME(x) fo_d_avx512_##x
-#include "fo_gemm_kernels.inc"
-#undef FO_T
-#undef FO_KSTRUCT
-#undef FO_NAME
-#undef FO_TARGET
-#undef FO_VBYTES
-#undef FO_MR
-#undef FO_NV
+#define FO_MR_S 14
+#define FO_MR_D 14
+#define FO_LANES_S 16
+#define FO_HALF_S 8
+#define FO_LANES_D 8
+#define FO_HALF_D 4
+#include "fo_gemm_isa.inc"
 #endif
 
 static fo_tile_kernel_s fo_active_s;
