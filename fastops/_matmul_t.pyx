@@ -118,7 +118,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int n_thre
     cdef int nd_a = cnp.PyArray_NDIM(a), nd_b = cnp.PyArray_NDIM(b)
     cdef cnp.npy_intp *sa = cnp.PyArray_STRIDES(a)
     cdef cnp.npy_intp *sb = cnp.PyArray_STRIDES(b)
-    cdef int64_t size = sizeof(floating), mc_max
+    cdef int64_t size = sizeof(floating), mc_max, blocks
     g.m = cnp.PyArray_DIMS(a)[nd_a - 2]
     g.k = cnp.PyArray_DIMS(a)[nd_a - 1]
     g.n = cnp.PyArray_DIMS(b)[nd_b - 1]
@@ -132,8 +132,10 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int n_thre
     else:
         g.mr, g.nr = fo_active_d.mr, fo_active_d.nr
         g.width = fo_active_d.half if g.m <= fo_active_d.half else fo_active_d.lanes
+    # Row blocks: at most MC_BYTES each, and a multiple of n_threads of them.
     mc_max = max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr)
-    g.mc = min(mc_max, _round_up(_cdiv(g.n, n_threads), g.mr))
+    blocks = _round_up(_cdiv(g.n, mc_max), n_threads)
+    g.mc = min(mc_max, _round_up(_cdiv(g.n, blocks), g.mr))
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
     return g
 
