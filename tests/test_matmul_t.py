@@ -485,10 +485,13 @@ def test_unknown_method_raises_value_error(method):
         matmul_t(np.ones((2, 3)), np.ones((3, 4)), method=method)
 
 
-@pytest.mark.skipif(BLAS_FOUND, reason="BLAS was found; the no-BLAS error path is not reachable")
-def test_blas_method_without_blas_raises_runtime_error():
-    with pytest.raises(RuntimeError):
+def test_blas_method_without_blas_raises_runtime_error(monkeypatch):
+    monkeypatch.setitem(sys.modules["fastops.matmul_t"].BLAS_INFO, "found", False)
+    with pytest.raises(RuntimeError, match="no CBLAS"):
         matmul_t(np.ones((2, 3)), np.ones((3, 4)), method="blas")
+    # "auto" never needs BLAS: it falls back to the native kernels
+    np.testing.assert_allclose(matmul_t(np.ones((200, 300)), np.ones((300, 400))),
+                               np.full((400, 200), 300.0))
 
 
 def test_num_threads_zero_raises_value_error():
