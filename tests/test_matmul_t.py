@@ -959,3 +959,34 @@ def test_tolerance_is_monotone_in_k_and_tighter_for_float64():
     assert r64[3][0] < 1e-12
     with pytest.raises(TypeError):
         matmul_t_tolerance(np.int64, 3)
+
+
+# --------------------------------------------------------------------------- SIMD variants
+
+
+@pytest.fixture(params=fastops._matmul_t.simd_supported())
+def simd_variant(request):
+    """Run a test once per micro-kernel variant this CPU can execute."""
+    active = fastops._matmul_t.active_simd()
+    fastops._matmul_t.select_simd(request.param)
+    yield request.param
+    fastops._matmul_t.select_simd(active)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((3, 5), (5, 7)),                 # panel kernel, half width
+    ((37, 29), (29, 41)),             # panel kernel, full width, odd edges
+    ((1, 128, 1), (1, 1, 1024)),      # outer product
+    ((6, 9, 12), (6, 12, 10)),        # batch of small products
+    ((130, 300), (300, 150)),         # blocked GEMM, edge tiles, two k blocks
+    ((70, 1100), (1100, 33)),         # blocked GEMM, several k blocks
+])
+def test_every_simd_variant_matches_reference(simd_variant, dtype, a_shape, b_shape):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal(a_shape).astype(dtype)
+    b = rng.standard_normal(b_shape).astype(dtype)
+    for num_threads in (1, 2):
+        assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
+    assert_matmul_t_close(matmul_t(a[..., ::-1, :], np.asfortranarray(b), method="native"),
+                          a[..., ::-1, :], np.asfortranarray(b))
