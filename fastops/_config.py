@@ -35,7 +35,9 @@ def _config() -> dict:
         "openmp": {"enabled": openmp_enabled(), "detected_at_build": b["openmp"]},
         "simd": {"compiled": _matmul_t.simd_variants(),
                  "supported_here": _matmul_t.simd_supported(),
-                 "active": _matmul_t.active_simd()},
+                 "active": _matmul_t.active_simd(),
+                 "tile_float32": list(_matmul_t.tile_shape("f")),
+                 "tile_float64": list(_matmul_t.tile_shape("d"))},
         "blas": dict(BLAS_INFO),
     }
 

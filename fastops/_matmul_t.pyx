@@ -67,7 +67,6 @@ cdef extern from "src/fo_blas.h" nogil:
     void *fo_blas_gemm_d_ptr
     int fo_blas_ilp64
     int (*fo_blas_threads_local)(int) noexcept nogil
-    int fo_blas_bound()
     int fo_blas_set_threads(int n)
     void fo_blas_gemm_s(int trans_x, int trans_y, int64_t rows, int64_t cols,
                         int64_t inner, const float *x, int64_t ldx, const float *y,
@@ -483,10 +482,6 @@ def bind_blas(intptr_t gemm_s, intptr_t gemm_d, intptr_t threads_local, bint ilp
     fo_blas_gemm_d_ptr = <void *>gemm_d
     fo_blas_threads_local = <int (*)(int) noexcept nogil>threads_local
     fo_blas_ilp64 = ilp64
-
-
-def blas_bound() -> bool:
-    return bool(fo_blas_bound())
 
 
 fo_simd_select(fo_simd_best())

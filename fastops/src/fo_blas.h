@@ -14,8 +14,6 @@ static void *fo_blas_gemm_s_ptr = 0, *fo_blas_gemm_d_ptr = 0;
 static int fo_blas_ilp64 = 0;
 static int (*fo_blas_threads_local)(int) = 0;   /* openblas_set_num_threads_local */
 
-static int fo_blas_bound(void) { return fo_blas_gemm_s_ptr && fo_blas_gemm_d_ptr; }
-
 /* Threads the BLAS may use in the calling thread; returns the previous count or -1. */
 static int fo_blas_set_threads(int n) { return fo_blas_threads_local ? fo_blas_threads_local(n) : -1; }
 
