@@ -336,50 +336,60 @@ cdef bint _blas_one(const Geometry *g, const floating *a, const floating *b,
 
 # ------------------------------------------------------------- batch loop --
 
-cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
-              const int64_t *a_off, const int64_t *b_off, int64_t n_batch,
-              int method, int n_threads) except -1:
-    cdef Geometry g = _geometry(kind, a, b, n_threads)
-    cdef const floating *pa = <const floating *>cnp.PyArray_DATA(a)
-    cdef const floating *pb = <const floating *>cnp.PyArray_DATA(b)
-    cdef floating *pr = <floating *>cnp.PyArray_DATA(out)
+cdef inline bint _split_batch(int64_t n_batch, int n_threads, int64_t work) noexcept nogil:
+    """Thread over batch entries (one product per thread) rather than inside each?
+
+    Yes when the entries divide evenly among the threads, are many, or are
+    too small to split.
+    """
+    return n_batch > 1 and n_batch >= n_threads and (
+        n_batch % n_threads == 0 or n_batch >= 4 * n_threads or work < PARALLEL_MIN_WORK)
+
+
+cdef bint _run_blas(const Geometry *g, const floating *pa, const floating *pb,
+                    floating *pr, const int64_t *a_off, const int64_t *b_off,
+                    int64_t n_batch, int n_threads) noexcept nogil:
+    """Every product through CBLAS; False (nothing written) if the layout can't go."""
+    cdef int64_t t, stride_r = g.n * g.m
+    cdef bint by_batch = (_split_batch(n_batch, n_threads, g.m * g.n * g.k)
+                          and fo_blas_threads_local != NULL)
+    cdef int previous = fo_blas_set_threads(1 if by_batch else n_threads)
+    cdef bint done = _blas_one(g, pa + a_off[0], pb + b_off[0], pr)
+    if done and by_batch:
+        for t in prange(1, n_batch, schedule="static", num_threads=n_threads):
+            fo_blas_set_threads(1)
+            _blas_one(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r)
+    elif done:
+        for t in range(1, n_batch):
+            _blas_one(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r)
+    if previous > 0:
+        fo_blas_set_threads(previous)
+    return done
+
+
+cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
+                     floating *pr, const int64_t *a_off, const int64_t *b_off,
+                     int64_t n_batch, int n_threads) except -1:
+    """Every product through the native kernels.
+
+    Scratch per thread: packed B^T rows (or the panel kernel's A^T) and,
+    unless the threads share one, a packed A^T block.  Small scratch lives
+    on the stack.
+    """
     cdef int64_t t, stride_r = g.n * g.m, work = g.m * g.n * g.k
     cdef int64_t rows_len, cols_len, per_thread
-    cdef size_t total
-    cdef int nt, previous
     cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
-    cdef bint by_batch = n_batch >= n_threads and n_batch > 1
-    cdef bint blas_done = False, panel, shared_cols
-
-    if method == METHOD_BLAS:
-        with nogil:
-            previous = fo_blas_set_threads(1 if by_batch else n_threads)
-            blas_done = _blas_one(&g, pa + a_off[0], pb + b_off[0], pr)
-            if blas_done:
-                if by_batch and fo_blas_threads_local != NULL:
-                    for t in prange(1, n_batch, schedule="static", num_threads=n_threads):
-                        fo_blas_set_threads(1)
-                        _blas_one(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r)
-                else:
-                    for t in range(1, n_batch):
-                        _blas_one(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r)
-            if previous > 0:
-                fo_blas_set_threads(previous)
-        if blas_done:
-            return 0
-
-    # Native.  Scratch per thread: packed B^T rows (or the panel kernel's
-    # A^T) and, unless the threads share one, a packed A^T block.
-    panel = _fits_panel(&g, sizeof(floating))
-    nt = n_threads if work * n_batch >= PARALLEL_MIN_WORK else 1
-    by_batch = n_batch >= nt and n_batch > 1
+    cdef bint panel = _fits_panel(g, sizeof(floating))
+    cdef int nt = n_threads if work * n_batch >= PARALLEL_MIN_WORK else 1
+    cdef bint by_batch = _split_batch(n_batch, nt, work)
+    cdef bint shared_cols = not by_batch and nt > 1 and not panel
+    cdef size_t total
     if panel:
-        rows_len, cols_len = _round_up(_panel_len(&g), 16), 0
+        rows_len, cols_len = _round_up(_panel_len(g), 16), 0
     else:
         rows_len = _round_up(g.mc * min(g.k, <int64_t>KC), 16)
         cols_len = _round_up(g.nc * min(g.k, <int64_t>KC), 16)
-    shared_cols = not (by_batch or nt == 1)
     per_thread = rows_len + (0 if shared_cols else cols_len)
     total = (per_thread * nt + (cols_len if shared_cols else 0)) * sizeof(floating)
     if total <= STACK_BYTES:
@@ -391,23 +401,39 @@ cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
     with nogil:
         if by_batch:
             for t in prange(n_batch, schedule="static", num_threads=nt):
-                _native_one(&g, panel, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                _native_one(g, panel, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
                             scratch + omp_get_thread_num() * per_thread,
                             scratch + omp_get_thread_num() * per_thread + rows_len)
         elif nt == 1:
             for t in range(n_batch):
-                _native_one(&g, panel, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                _native_one(g, panel, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
                             scratch, scratch + rows_len)
         elif panel:
             for t in range(n_batch):
-                _panel_parallel(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                _panel_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
                                 scratch, per_thread, nt)
         else:
             for t in range(n_batch):
-                _gemm_parallel(&g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                _gemm_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
                                scratch, per_thread, scratch + per_thread * nt, nt)
     if total > STACK_BYTES:
         free(scratch)
+    return 0
+
+
+cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
+              const int64_t *a_off, const int64_t *b_off, int64_t n_batch,
+              int method, int n_threads) except -1:
+    cdef Geometry g = _geometry(kind, a, b, n_threads)
+    cdef const floating *pa = <const floating *>cnp.PyArray_DATA(a)
+    cdef const floating *pb = <const floating *>cnp.PyArray_DATA(b)
+    cdef floating *pr = <floating *>cnp.PyArray_DATA(out)
+    cdef bint done = False
+    if method == METHOD_BLAS:
+        with nogil:
+            done = _run_blas(&g, pa, pb, pr, a_off, b_off, n_batch, n_threads)
+    if not done:
+        _run_native(&g, pa, pb, pr, a_off, b_off, n_batch, n_threads)
     return 0
 
 
