@@ -28,8 +28,8 @@ PROFILES = {
     "portable": {"cflags": ["-O3"], "openmp": True, "checks": False},
     "native": {"cflags": ["-O3", "-march=native"], "openmp": True, "checks": False},
     "noopenmp": {"cflags": ["-O3"], "openmp": False, "checks": False},
-    "debug": {"cflags": ["-O0", "-g"], "openmp": True, "checks": True},
-    "asan": {"cflags": ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"],
+    "debug": {"cflags": ["-O0", "-g", "-UNDEBUG"], "openmp": True, "checks": True},
+    "asan": {"cflags": ["-O1", "-g", "-UNDEBUG", "-fsanitize=address", "-fno-omit-frame-pointer"],
              "ldflags": ["-fsanitize=address"], "openmp": True, "checks": True},
 }
 EXTENSIONS = ["_openmp_helpers", "_matmul_t"]
@@ -118,6 +118,7 @@ def configure():
         "compiler": {**compiler_identity(cc), "args": cflags, "link_args": ldflags},
         "march_native": native_march(cc) if "-march=native" in cflags else None,
         "openmp": openmp,
+        "openmp_requested": profile["openmp"],
         "cython_checks": profile["checks"],
         "simd_variants": ["baseline", "avx2", "avx512"] if x86 else ["baseline"],
         "cython_version": Cython.__version__,

@@ -32,7 +32,7 @@ def _config() -> dict:
         "dependencies": {"cython": b["cython_version"], "numpy_build": b["numpy_build_version"],
                          "numpy_runtime": np.__version__, "python_build": b["python"],
                          "python_runtime": sys.version.split()[0]},
-        "openmp": {"enabled": openmp_enabled(), "detected_at_build": b["openmp"]},
+        "openmp": {"enabled": openmp_enabled(), "requested_by_profile": b["openmp_requested"]},
         "simd": {"compiled": _matmul_t.simd_variants(),
                  "supported_here": _matmul_t.simd_supported(),
                  "active": _matmul_t.active_simd(),

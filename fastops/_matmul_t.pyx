@@ -228,9 +228,11 @@ cdef void _gemm_parallel(const Geometry *g, const floating *a, const floating *b
                          floating *r, floating *scratch_rows, int64_t rows_stride,
                          floating *shared_cols, int n_threads) noexcept nogil:
     """One product on n_threads threads: A^T panels packed together, rows split."""
-    cdef int64_t jc, nc, pc, kc, q, n_panels, t
+    # Assigned inside the parallel block, hence firstprivate there: initialised
+    # here only so that the copy-in reads no indeterminate value.
+    cdef int64_t jc = 0, nc = 0, pc = 0, kc = 0, q, n_panels = 0, t
     cdef int64_t n_tasks = _cdiv(g.n, g.mc)
-    cdef floating *mine
+    cdef floating *mine = NULL
     with parallel(num_threads=n_threads):
         mine = scratch_rows + omp_get_thread_num() * rows_stride
         jc = 0
