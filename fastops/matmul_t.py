@@ -19,10 +19,23 @@ _matmul_t_into = _matmul_t.matmul_t_into
 _empty = np.empty
 _METHODS = {"native": _NATIVE, "blas": _BLAS}
 
-# `method="auto"`: BLAS from this many multiply-adds per product on (it wins
-# there, see benchmarks/ and README); the native kernels below it, where
-# packing-free small kernels, batch parallelism and no BLAS call overhead pay.
-_BLAS_MIN_WORK = 160 * 160 * 160
+
+_TINY = 24 * 24 * 24    # below this many multiply-adds per product, always native
+
+
+def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
+    """The faster path for this shape, from side-by-side measurements (2 threads,
+    AVX-512; README, "How auto chooses"): NumPy's OpenBLAS for single float32
+    products from 24^3 multiply-adds, for small float64 ones, and for batches
+    of 24..64-sized products; the native kernels for the rest (tiny products,
+    larger float64, outer products, batches of very small or larger products).
+    """
+    if not BLAS_INFO["found"]:
+        return _NATIVE
+    smallest, largest = min(m, n, k), max(m, n, k)
+    if n_batch > 1:
+        return _BLAS if smallest >= 24 and largest <= 64 else _NATIVE
+    return _BLAS if dtype is _F32 or largest <= 48 else _NATIVE
 
 
 def _result_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
@@ -134,8 +147,7 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
         raise ValueError(f"matmul_t: inner dimensions differ: {shape_a} @ {shape_b} "
                          f"({k} != {k_b})")
     if method == "auto":
-        code = _BLAS if (n_batch == 1 and m * n * k >= _BLAS_MIN_WORK and BLAS_INFO["found"]) \
-            else _NATIVE
+        code = _NATIVE if m * n * k < _TINY else _auto_method(dtype, m, n, k, n_batch)
     else:
         code = _method_code(method)
     n_threads = openmp_effective_n_threads(num_threads)
