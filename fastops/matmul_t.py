@@ -21,21 +21,23 @@ _METHODS = {"native": _NATIVE, "blas": _BLAS}
 
 
 _TINY = 24 * 24 * 24    # below this many multiply-adds per product, always native
+_FP64_NATIVE_MAX = 1024 * 1024 * 1024   # above, BLAS beats native in float64 too
 
 
 def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
     """The faster path for this shape, from side-by-side measurements (2 threads,
     AVX-512; README, "How auto chooses"): NumPy's OpenBLAS for single float32
-    products from 24^3 multiply-adds, for small float64 ones, and for batches
-    of 24..64-sized products; the native kernels for the rest (tiny products,
-    larger float64, outer products, batches of very small or larger products).
+    products from 24^3 multiply-adds, for small (sides <= 48) and huge
+    (> 1024^3) float64 ones, and for batches of 24..64-sized products; the
+    native kernels for the rest (tiny products, mid-size float64, outer
+    products, batches of very small or larger products).
     """
     if not BLAS_INFO["found"]:
         return _NATIVE
     smallest, largest = min(m, n, k), max(m, n, k)
     if n_batch > 1:
         return _BLAS if smallest >= 24 and largest <= 64 else _NATIVE
-    return _BLAS if dtype is _F32 or largest <= 48 else _NATIVE
+    return _BLAS if dtype is _F32 or largest <= 48 or m * n * k > _FP64_NATIVE_MAX else _NATIVE
 
 
 def _result_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
