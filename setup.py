@@ -32,7 +32,7 @@ PROFILES = {
     "asan": {"cflags": ["-O1", "-g", "-UNDEBUG", "-fsanitize=address", "-fno-omit-frame-pointer"],
              "ldflags": ["-fsanitize=address"], "openmp": True, "checks": True},
 }
-EXTENSIONS = ["_openmp_helpers", "_matmul_t"]
+EXTENSIONS = ["_openmp_helpers", "_matmul_t", "_preprocess"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
