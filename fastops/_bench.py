@@ -110,7 +110,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class Case:
-    """One problem of a kernel: a name, its FLOP count and an input factory.
+    """One problem of a kernel: a name, its work (FLOPs, or bytes for GB/s kernels) and an input factory.
 
     ``size`` places the case on the x-axis of the size-sweep plot; cases with
     ``size=None`` go to the bar panel instead.
@@ -127,7 +127,9 @@ class Impl:
     """An implementation: ``factory(inputs, settings)`` returns the zero-argument call to time.
 
     ``available()`` returns None when the implementation can run here, else a
-    short reason (e.g. "not installed") shown in the table.
+    short reason (e.g. "not installed") shown in the table.  ``checked=False``
+    marks a peer that computes a related but different recipe (its docstring
+    says how): only its result's shape is checked.
     """
 
     name: str
@@ -135,6 +137,7 @@ class Impl:
     is_fastops: bool = False
     available: Callable[[], str | None] = lambda: None
     doc: str = ""
+    checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,10 @@ class Kernel:
     check: Callable[[np.ndarray, np.ndarray, Inputs], str | None]
     dtypes: tuple[str, ...] = ("float32", "float64")
     size_label: str = "problem size"
+    #: what ``Case.flops`` counts per 1e9, as a rate: "GFLOP/s" (FLOPs) or "GB/s" (bytes moved)
+    unit: str = "GFLOP/s"
+    #: key of the peak this kernel is compared with: "dtype" (FMA peak) or "bandwidth" (copy)
+    peak: str = "dtype"
 
 
 @dataclass
@@ -167,6 +174,8 @@ class Result:
     flops: int
     gflops: float
     pct_peak: float | None
+    #: unit of ``gflops`` (the kernel's rate: GFLOP/s, or GB/s with ``flops`` counting bytes)
+    unit: str = "GFLOP/s"
     #: share of all CPUs other processes used while this case was timed (None: unknown)
     foreign_load: float | None = None
 
@@ -379,7 +388,10 @@ def _prepare(kernel: Kernel, case: Case, dtype: str, impl: Impl, inputs: Inputs,
     start = time.perf_counter()
     result = fn()
     first_call_s = time.perf_counter() - start
-    problem = kernel.check(to_numpy(result), reference, inputs)
+    result = to_numpy(result)
+    problem = (kernel.check(result, reference, inputs) if impl.checked
+               else None if result.shape == reference.shape
+               else f"shape {result.shape} != expected {reference.shape}")
     del result
     if problem is not None:
         raise ImplementationError(
@@ -428,7 +440,7 @@ def run_case(kernel: Kernel, case: Case, dtype: str, impls: Sequence[Impl], sett
             if needs_warm_up:
                 warm_up(fn, settings.warmup_s)
             samples[name].append(time_per_call(fn, loops))
-    peak = peaks.get(dtype)
+    peak = peaks.get(dtype if kernel.peak == "dtype" else kernel.peak)
     foreign = monitor.foreign_fraction()
     for name in names:  # keep the implementations' order in the results
         median = statistics.median(samples[name])
@@ -436,7 +448,8 @@ def run_case(kernel: Kernel, case: Case, dtype: str, impls: Sequence[Impl], sett
         run.results.append(Result(
             kernel=kernel.name, case=case.name, dtype=dtype, impl=name, median_s=median,
             samples_s=samples[name], flops=case.flops, gflops=gflops,
-            pct_peak=(100.0 * gflops / peak) if peak else None, foreign_load=foreign))
+            pct_peak=(100.0 * gflops / peak) if peak else None, unit=kernel.unit,
+            foreign_load=foreign))
 
 
 def select_impls(kernel: Kernel, only: Sequence[str] | None = None) -> list[Impl]:
@@ -605,11 +618,16 @@ def blas_kernels(threadpools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
 
 
 def parse_machine_limits(text: str, threads: int) -> dict[str, float] | None:
-    """Peak GFLOP/s per dtype from the machine-limits line with ``threads=<threads>``, if any."""
+    """Peak GFLOP/s per dtype (and copy GB/s as "bandwidth") from the machine-limits line
+    with ``threads=<threads>``, if any."""
     for line in text.splitlines():
         fields = dict(token.split("=", 1) for token in line.split() if "=" in token)
         if fields.get("threads") == str(threads) and "fp32_peak_gflops" in fields:
-            return {"float32": float(fields["fp32_peak_gflops"]), "float64": float(fields["fp64_peak_gflops"])}
+            peaks = {"float32": float(fields["fp32_peak_gflops"]),
+                     "float64": float(fields["fp64_peak_gflops"])}
+            if "copy_read_write_gbs" in fields:
+                peaks["bandwidth"] = float(fields["copy_read_write_gbs"])
+            return peaks
     return None
 
 
@@ -624,13 +642,13 @@ def resolve_peaks(threads: int, fp32: float | None, fp64: float | None,
                   tool: Path | None = None,
                   runner: Callable[..., subprocess.CompletedProcess] = subprocess.run,
                   ) -> tuple[dict[str, float | None], str]:
-    """Peak GFLOP/s per dtype and where they came from.
+    """Peak GFLOP/s per dtype, copy bandwidth ("bandwidth", GB/s), and where they came from.
 
     Explicit values win; missing ones are measured by running the
     machine-limits tool (nothing is cached) and taking its line for
     ``threads``; otherwise they stay None (the %-of-peak column is omitted).
     """
-    peaks: dict[str, float | None] = {"float32": fp32, "float64": fp64}
+    peaks: dict[str, float | None] = {"float32": fp32, "float64": fp64, "bandwidth": None}
     if fp32 is not None and fp64 is not None:
         return peaks, "command line"
     tool = machine_limits_tool() if tool is None else tool
@@ -644,7 +662,7 @@ def resolve_peaks(threads: int, fp32: float | None, fp64: float | None,
     if measured is None:
         return peaks, f"none ({tool} printed no line for threads={threads})"
     for dtype, value in measured.items():
-        if peaks[dtype] is None:
+        if peaks.get(dtype) is None:
             peaks[dtype] = value
     return peaks, f"{tool} (threads={threads})" + (" + command line" if (fp32 or fp64) else "")
 
@@ -673,9 +691,9 @@ def _align(rows: list[list[str]], left: int) -> list[str]:
 
 
 def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_impls: Sequence[str], *,
-                 missing: Mapping[str, str] | None = None,
+                 unit: str = "GFLOP/s", missing: Mapping[str, str] | None = None,
                  failed: Mapping[tuple[str, str, str, str], str] | None = None) -> str:
-    """One row per (case, dtype): each implementation's median time, fastops' GFLOP/s and % of peak,
+    """One row per (case, dtype): each implementation's median time, fastops' rate (``unit``) and % of peak,
     the speed-up of every fastops implementation over the best peer, and that peer's name.
     A "busy" column appears when other processes used >= :data:`BUSY_THRESHOLD` of the CPUs
     while some row was timed (those rows are unreliable).
@@ -693,7 +711,7 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
     show_busy = any((res.foreign_load or 0) >= BUSY_THRESHOLD for res in results)
     header = ["case", "dtype", *impl_names]
     if primary:
-        header += [f"{primary} GFLOP/s"] + (["% peak"] if show_peak else [])
+        header += [f"{primary} {unit}"] + (["% peak"] if show_peak else [])
     header += [f"x {name}" for name in fastops_impls] + (["busy"] if show_busy else []) + ["best peer"]
     table = [header]
     for (kernel, case, dtype), by_impl in rows.items():
@@ -731,8 +749,8 @@ def results_json(run: BenchRun, config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def plot_results(run: BenchRun, path: str | os.PathLike, kernels: Sequence[Kernel]) -> None:
-    """Write a PNG: per kernel, GFLOP/s vs size (log x) with one panel per dtype, and below it
-    a full-width bar panel for the cases without a size.  Needs matplotlib (lazy import, Agg)."""
+    """Write a PNG: per kernel, its rate (GFLOP/s or GB/s) vs size (log x) with one panel per
+    dtype, and below it a full-width bar panel for the cases without a size.  Needs matplotlib (lazy import, Agg)."""
     try:
         import matplotlib
     except ImportError as exc:
@@ -742,16 +760,20 @@ def plot_results(run: BenchRun, path: str | os.PathLike, kernels: Sequence[Kerne
 
     has_bars = {k.name: any(run.sizes.get((k.name, r.case)) is None for r in run.results if r.kernel == k.name)
                 for k in kernels}
+    has_sweep = {k.name: any(run.sizes.get((k.name, r.case)) is not None for r in run.results
+                             if r.kernel == k.name) for k in kernels}
     ncols = max(len(k.dtypes) for k in kernels)
-    nrows = sum(1 + has_bars[k.name] for k in kernels)
+    nrows = max(1, sum(has_sweep[k.name] + has_bars[k.name] for k in kernels))
     fig = plt.figure(figsize=(6.5 * ncols, 4.8 * nrows))
     grid = fig.add_gridspec(nrows, ncols)
     row = 0
     for kernel in kernels:
         results = [r for r in run.results if r.kernel == kernel.name]
-        for col, dtype in enumerate(kernel.dtypes):
-            _plot_sweep(fig.add_subplot(grid[row, col]), kernel, run, [r for r in results if r.dtype == dtype], dtype)
-        row += 1
+        if has_sweep[kernel.name]:
+            for col, dtype in enumerate(kernel.dtypes):
+                _plot_sweep(fig.add_subplot(grid[row, col]), kernel, run,
+                            [r for r in results if r.dtype == dtype], dtype)
+            row += 1
         if has_bars[kernel.name]:
             _plot_bars(fig.add_subplot(grid[row, :]), kernel, run, results)
             row += 1
@@ -771,7 +793,7 @@ def _plot_sweep(ax: Any, kernel: Kernel, run: BenchRun, results: Sequence[Result
             ax.plot(xs, ys, style, label=impl, markersize=4)
     ax.set_xscale("log", base=2)
     ax.set_xlabel(kernel.size_label)
-    ax.set_ylabel("GFLOP/s")
+    ax.set_ylabel(kernel.unit)
     ax.set_title(f"{kernel.name} {dtype}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
@@ -788,7 +810,7 @@ def _plot_bars(ax: Any, kernel: Kernel, run: BenchRun, results: Sequence[Result]
         ax.bar(xs, [by_key.get((case, dtype, impl), 0.0) for case, dtype in groups], width, label=impl)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))])
     ax.set_xticklabels([f"{case}\n{dtype}" for case, dtype in groups], rotation=30, ha="right", fontsize=7)
-    ax.set_ylabel("GFLOP/s")
+    ax.set_ylabel(kernel.unit)
     ax.set_title(f"{kernel.name}: other shapes")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=7)
@@ -1007,3 +1029,5 @@ register_kernel(Kernel(
     check=check_matmul_t,
     size_label="n (square n×n @ n×n)",
 ))
+
+from fastops import _bench_preprocess  # noqa: E402,F401  (registers the "preprocess" kernel)

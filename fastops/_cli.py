@@ -281,7 +281,8 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: S
     for kernel in kernels:
         print()
         table = _bench.format_table([r for r in run.results if r.kernel == kernel.name], run.impl_names[kernel.name],
-                                    run.fastops_impls[kernel.name], missing=run.missing.get(kernel.name),
+                                    run.fastops_impls[kernel.name], unit=kernel.unit,
+                                    missing=run.missing.get(kernel.name),
                                     failed=run.failed)
         print(table)
         if run.fastops_impls[kernel.name]:

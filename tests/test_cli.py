@@ -297,8 +297,8 @@ threads=2 vector=avx512 fp32_peak_gflops=526 fp64_peak_gflops=263 copy_read_writ
 
 
 def test_parse_machine_limits():
-    assert _bench.parse_machine_limits(LIMITS, 2) == {"float32": 526.0, "float64": 263.0}
-    assert _bench.parse_machine_limits(LIMITS, 1) == {"float32": 268.0, "float64": 134.0}
+    assert _bench.parse_machine_limits(LIMITS, 2) == {"float32": 526.0, "float64": 263.0, "bandwidth": 35.2}
+    assert _bench.parse_machine_limits(LIMITS, 1) == {"float32": 268.0, "float64": 134.0, "bandwidth": 27.4}
     assert _bench.parse_machine_limits(LIMITS, 3) is None
 
 
@@ -309,12 +309,15 @@ def test_resolve_peaks(tmp_path):
     def runner(cmd, **kwargs):
         return subprocess.CompletedProcess(cmd, 0, stdout=LIMITS)
 
-    assert _bench.resolve_peaks(2, 1.0, 2.0, tool=tool, runner=runner)[0] == {"float32": 1.0, "float64": 2.0}
-    assert _bench.resolve_peaks(2, None, None, tool=tool, runner=runner)[0] == {"float32": 526.0, "float64": 263.0}
-    assert _bench.resolve_peaks(2, 7.0, None, tool=tool, runner=runner)[0] == {"float32": 7.0, "float64": 263.0}
-    assert _bench.resolve_peaks(3, None, None, tool=tool, runner=runner)[0] == {"float32": None, "float64": None}
+    none = {"float32": None, "float64": None, "bandwidth": None}
+    assert _bench.resolve_peaks(2, 1.0, 2.0, tool=tool, runner=runner)[0] == {**none, "float32": 1.0, "float64": 2.0}
+    assert _bench.resolve_peaks(2, None, None, tool=tool, runner=runner)[0] == {
+        "float32": 526.0, "float64": 263.0, "bandwidth": 35.2}
+    assert _bench.resolve_peaks(2, 7.0, None, tool=tool, runner=runner)[0] == {
+        "float32": 7.0, "float64": 263.0, "bandwidth": 35.2}
+    assert _bench.resolve_peaks(3, None, None, tool=tool, runner=runner)[0] == none
     missing = _bench.resolve_peaks(2, None, None, tool=tmp_path / "absent", runner=runner)
-    assert missing[0] == {"float32": None, "float64": None} and "none" in missing[1]
+    assert missing[0] == none and "none" in missing[1]
 
 
 # --------------------------------------------------------------------------- output
@@ -413,7 +416,7 @@ def test_bench_main_json_schema(tiny_matmul_t, tmp_path, capsys):
     doc = json.loads(path.read_text())
     assert set(doc) == {"config", "results"}
     assert {"build", "runtime", "blas_kernels", "bench"} <= set(doc["config"])
-    assert doc["config"]["bench"]["peak_gflops"] == {"float32": 100.0, "float64": 50.0}
+    assert doc["config"]["bench"]["peak_gflops"] == {"float32": 100.0, "float64": 50.0, "bandwidth": None}
     results = doc["results"]
     assert len(results) == 2 * 2 * 3  # cases x dtypes x impls
     keys = {"kernel", "case", "dtype", "impl", "median_s", "samples_s", "gflops", "pct_peak", "flops"}

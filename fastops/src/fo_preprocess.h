@@ -111,20 +111,35 @@ static int64_t fo_pp_scratch_bytes(const fo_image *im, const fo_pp_plan *p)
          + (int64_t)(sizeof(int64_t) + sizeof(int)) * p->out_w + 64;
 }
 
+/* IEEE binary16 bits of f, rounded to nearest even; branch-free so that the
+ * store loops vectorise (GCC 12 converts _Float16 through a libgcc call). */
+static inline uint16_t fo_pp_half(float f)
+{
+    union { float f; uint32_t u; } in = {f}, denorm;
+    const uint32_t sign = in.u & 0x80000000u, x = in.u ^ sign;
+    denorm.f = (union { uint32_t u; float f; }){x}.f + 0.5f;      /* subnormal: let the FPU round */
+    const uint32_t normal = (x + 0xC8000FFFu + ((x >> 13) & 1u)) >> 13;  /* rebias exponent, RNE */
+    const uint32_t big = x > 0x7F800000u ? 0x7E00u : 0x7C00u;     /* NaN, or inf on overflow */
+    const uint32_t h = x >= 0x47800000u ? big : x < 0x38800000u ? denorm.u - 0x3F000000u : normal;
+    return (uint16_t)(h | (sign >> 16));
+}
+
+#define FO_PP_FLOAT(v) (v)
+
 /* out row y (one channel plane, or the interleaved row) from 3 interleaved
- * values per pixel at `v`: o = v[source channel] * scale + bias. */
-#define FO_PP_STORE_ROW(T)                                                                \
+ * values per pixel at `v`: o = CONV(v[source channel] * scale + bias). */
+#define FO_PP_STORE_ROW(T, CONV)                                                          \
     for (int c = 0; c < 3; ++c) {                                                         \
         const float sc = p->scale[c], bs = p->bias[c];                                    \
         const float *vc = v + p->source_channel[c];                                       \
         if (p->nchw) {                                                                    \
             T *o = (T *)out + (c * p->out_h + y) * p->out_w;                              \
             for (int64_t x = 0; x < p->out_w; ++x)                                        \
-                o[x] = (T)(vc[3 * x] * sc + bs);                                          \
+                o[x] = CONV(vc[3 * x] * sc + bs);                                         \
         } else {                                                                          \
             T *o = (T *)out + y * p->out_w * 3 + c;                                       \
             for (int64_t x = 0; x < p->out_w; ++x)                                        \
-                o[3 * x] = (T)(vc[3 * x] * sc + bs);                                      \
+                o[3 * x] = CONV(vc[3 * x] * sc + bs);                                     \
         }                                                                                 \
     }
 
@@ -201,12 +216,13 @@ fo_pp_rows(const fo_image *im, const fo_pp_plan *p, int64_t y_begin, int64_t y_e
         }
         /* normalisation, channel order, layout, dtype */
         if (p->half) {
-            FO_PP_STORE_ROW(_Float16)
+            FO_PP_STORE_ROW(uint16_t, fo_pp_half)
         } else {
-            FO_PP_STORE_ROW(float)
+            FO_PP_STORE_ROW(float, FO_PP_FLOAT)
         }
     }
 }
 #undef FO_PP_STORE_ROW
+#undef FO_PP_FLOAT
 
 #endif /* FO_PREPROCESS_H */
