@@ -406,7 +406,7 @@ def tiny_matmul_t(monkeypatch):
 
 def test_bench_main_json_schema(tiny_matmul_t, tmp_path, capsys):
     path = tmp_path / "r.json"
-    code = _cli.main(["bench", "--quick", "--no-progress", "--repeat", "2",
+    code = _cli.main(["bench", "--quick", "--no-progress", "--repeat", "2", "--kernels", "matmul_t",
                       "--min-sample-ms", "0.2", "--impls", "fastops,numpy,numpy-out",
                       "--peak-gflops-fp32", "100", "--peak-gflops-fp64", "50", "--json", str(path)],
                      env={})
