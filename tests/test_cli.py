@@ -429,7 +429,7 @@ def test_bench_main_json_schema(tiny_matmul_t, tmp_path, capsys):
 
 def test_bench_keep_blas_env_warns(tiny_matmul_t, capsys):
     code = _cli.main(["bench", "--keep-blas-env", "--no-progress", "--repeat", "1", "--min-sample-ms", "0.1",
-                      "--impls", "numpy"], env={"OPENBLAS_CORETYPE": "Haswell"})
+                      "--kernels", "matmul_t", "--impls", "numpy"], env={"OPENBLAS_CORETYPE": "Haswell"})
     assert code == 0
     out = capsys.readouterr().out
     assert "WARNING" in out and "OPENBLAS_CORETYPE=Haswell" in out
