@@ -61,18 +61,19 @@ static int fo_pp_taps(int64_t in, int64_t out, int64_t i, int antialias, int max
         const double invscale = scale >= 1.0 ? 1.0 / scale : 1.0;
         const double center = scale * (i + 0.5);
         int64_t lo = (int64_t)(center - support + 0.5), hi = (int64_t)(center + support + 0.5);
-        double w[64], total = 0.0;
+        double total = 0.0;
         if (lo < 0) lo = 0;
         if (hi > in) hi = in;
         int n = (int)(hi - lo);
-        if (n > max_taps) n = max_taps;
+        if (n > max_taps) n = max_taps;   /* never: max_taps bounds 2 * support + 1 */
         for (int j = 0; j < n; ++j) {
-            double x = fabs((j + lo - center + 0.5) * invscale);
-            w[j] = x < 1.0 ? 1.0 - x : 0.0;
-            total += w[j];
+            const double x = fabs((j + lo - center + 0.5) * invscale);
+            total += x < 1.0 ? 1.0 - x : 0.0;
         }
-        for (int j = 0; j < n; ++j)
-            weights[j] = (float)(total > 0.0 ? w[j] / total : 0.0);
+        for (int j = 0; j < n; ++j) {
+            const double x = fabs((j + lo - center + 0.5) * invscale);
+            weights[j] = (float)(x < 1.0 && total > 0.0 ? (1.0 - x) / total : 0.0);
+        }
         *first = lo;
         return n;
     }
@@ -98,8 +99,7 @@ static int fo_pp_max_taps(int64_t in, int64_t out, int antialias)
     if (in == out) return 1;
     if (!antialias) return 2;
     const double scale = (double)in / (double)out;
-    int n = (int)ceil(2.0 * (scale >= 1.0 ? scale : 1.0)) + 2;
-    return n < 64 ? n : 64;
+    return (int)ceil(2.0 * (scale >= 1.0 ? scale : 1.0)) + 2;
 }
 
 /* Scratch bytes fo_pp_rows needs for this image and plan. */
