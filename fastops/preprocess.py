@@ -18,7 +18,10 @@ def _pair(value, name: str) -> tuple[int, int] | None:
     """None, a positive int (both sides) or a pair of positive ints."""
     if value is None:
         return None
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    try:
+        pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be None, an int or a pair of ints, got {value!r}") from None
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                                  for v in pair):
         raise TypeError(f"{name} must be None, an int or a pair of ints, got {value!r}")
@@ -31,7 +34,7 @@ def _resized_shape(h: int, w: int, size) -> tuple[int, int]:
     """torchvision's Resize: an int sets the shorter side, keeping the aspect ratio."""
     if size is None:
         return h, w
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+    if isinstance(size, (int, np.integer)) and not isinstance(size, (bool, np.bool_)):
         if size <= 0:
             raise ValueError(f"size must be positive, got {size!r}")
         short, long = (h, w) if h <= w else (w, h)
@@ -40,8 +43,9 @@ def _resized_shape(h: int, w: int, size) -> tuple[int, int]:
     return _pair(size, "size")
 
 
-def _as_images(images) -> list[np.ndarray]:
-    """A list of (H, W) / (H, W, C) uint8 arrays, C in 1, 3, 4 (no copies)."""
+def _as_images(images) -> tuple[list[np.ndarray], list[tuple[int, ...]]]:
+    """A list of (H, W) / (H, W, C) uint8 arrays, C in 1, 3, 4 (no copies), and their
+    shapes (for an empty (0, H, W, C) batch: its (H, W, C), to size the empty output)."""
     if isinstance(images, (list, tuple)):
         if not images:
             raise ValueError("images is an empty list")
@@ -57,6 +61,13 @@ def _as_images(images) -> list[np.ndarray]:
             raise ValueError(f"images must be an (N, H, W, C) array or a list of (H, W, C) "
                              f"arrays, got shape {batch.shape}")
         arrays = list(batch)
+        if not arrays:
+            if batch.dtype != np.uint8:
+                raise TypeError(f"images must be uint8, got {batch.dtype}")
+            if 0 in batch.shape[1:3] or batch.shape[3] not in (1, 3, 4):
+                raise ValueError(f"images must be non-empty with 1, 3 or 4 channels, got "
+                                 f"shape {batch.shape}")
+            return [], [batch.shape[1:]]
     for im in arrays:
         if im.dtype != np.uint8:
             raise TypeError(f"images must be uint8, got {im.dtype}")
@@ -64,7 +75,7 @@ def _as_images(images) -> list[np.ndarray]:
             raise ValueError(f"images must have 1, 3 or 4 channels, got shape {im.shape}")
         if im.shape[0] == 0 or im.shape[1] == 0:
             raise ValueError(f"images must not be empty, got shape {im.shape}")
-    return arrays
+    return arrays, [im.shape for im in arrays]
 
 
 def _per_channel(values, name: str, default: float) -> np.ndarray:
@@ -78,17 +89,18 @@ def _per_channel(values, name: str, default: float) -> np.ndarray:
     return arr
 
 
-def _plans(arrays: list[np.ndarray], size, crop) -> tuple[np.ndarray, tuple[int, int]]:
-    """(N, 4) int64 [resized h, resized w, crop top, crop left] and the output (h, w)."""
+def _plans(shapes: list[tuple[int, ...]], size, crop) -> tuple[np.ndarray, tuple[int, int]]:
+    """(N, 4) int64 [resized h, resized w, crop top, crop left] and the output (h, w),
+    for images of these shapes (an empty batch passes its (H, W) once)."""
     crop_hw = _pair(crop, "crop")
-    plans = np.empty((len(arrays), 4), dtype=np.int64)
+    plans = np.empty((len(shapes), 4), dtype=np.int64)
     out_hw = None
-    for i, im in enumerate(arrays):
-        rh, rw = _resized_shape(im.shape[0], im.shape[1], size)
+    for i, shape in enumerate(shapes):
+        rh, rw = _resized_shape(shape[0], shape[1], size)
         ch, cw = crop_hw if crop_hw is not None else (rh, rw)
         if ch > rh or cw > rw:
             raise ValueError(f"crop {crop_hw} is larger than the (resized) image {(rh, rw)} "
-                             f"of image {i} (shape {im.shape})")
+                             f"of image {i} (shape {shape})")
         if out_hw is None:
             out_hw = (ch, cw)
         elif out_hw != (ch, cw):
@@ -130,7 +142,7 @@ def preprocess(images, *, size: int | tuple[int, int] | None = None,
     -------
     ndarray (N, 3, h, w) or (N, h, w, 3) of `dtype`.  The GIL is released.
     """
-    arrays = _as_images(images)
+    arrays, shapes = _as_images(images)
     out_dtype = np.dtype(dtype)
     if out_dtype not in _OUT_DTYPES:
         raise TypeError(f"dtype must be float32 or float16, got {out_dtype}")
@@ -143,7 +155,7 @@ def preprocess(images, *, size: int | tuple[int, int] | None = None,
     mean_c, std_c = _per_channel(mean, "mean", 0.0), _per_channel(std, "std", 1.0)
     if np.any(std_c == 0):
         raise ValueError(f"std must not contain zeros, got {std!r}")
-    plans, (oh, ow) = _plans(arrays, size, crop)
+    plans, (oh, ow) = _plans(shapes, size, crop)
     n_threads = openmp_effective_n_threads(num_threads)
     shape = (len(arrays), 3, oh, ow) if layout == "NCHW" else (len(arrays), oh, ow, 3)
     if out is None:
@@ -157,6 +169,8 @@ def preprocess(images, *, size: int | tuple[int, int] | None = None,
                          f"got shape {out.shape}")
     if any(np.may_share_memory(out, im) for im in arrays):
         raise ValueError("out overlaps an input image; pass a separate array")
+    if not arrays:
+        return out
     scale = 1.0 / (255.0 * std_c)
     bias = -mean_c / std_c
     source = (2, 1, 0) if channels == "BGR" else (0, 1, 2)

@@ -231,3 +231,153 @@ def assert_matmul_t_close(
             f"|error| {err[first]:.3g} > bound {bound[first]:.3g}.\n"
             f"Largest error / bound ratio: {np.max(np.where(finite, err / np.maximum(bound, 1e-300), 0)):.3g}"
         )
+
+
+# --------------------------------------------------------------------------
+# fastops.preprocess
+# --------------------------------------------------------------------------
+
+
+def _preprocess_pair(value: Any, name: str) -> tuple[int, int] | None:
+    """None, a positive int (both sides) or a pair of positive ints -> (h, w)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or (
+        not isinstance(value, (int, np.integer)) and any(isinstance(v, bool) for v in value)
+    ):
+        raise TypeError(f"{name} must be None, an int or a pair of ints, got {value!r}")
+    pair = (int(value), int(value)) if isinstance(value, (int, np.integer)) else tuple(
+        int(v) for v in value
+    )
+    if len(pair) != 2 or min(pair) <= 0:
+        raise ValueError(f"{name} must be positive (h, w), got {value!r}")
+    return pair
+
+
+def preprocess_resized_shape(h: int, w: int, size: Any) -> tuple[int, int]:
+    """Image size ``(h, w)`` after torchvision's ``Resize(size)``.
+
+    ``None`` keeps ``(h, w)``; an int sets the shorter side to ``size`` and the
+    longer one to ``int(size * long / short)`` (torchvision's
+    ``_compute_resized_output_size`` without ``max_size``); a pair is ``(h, w)``.
+    """
+    if size is None:
+        return int(h), int(w)
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = int(size)
+        if size <= 0:
+            raise ValueError(f"size must be positive, got {size!r}")
+        short, long = (h, w) if h <= w else (w, h)
+        new_long = int(size * long / short)
+        return (size, new_long) if h <= w else (new_long, size)
+    pair = _preprocess_pair(size, "size")
+    assert pair is not None
+    return pair
+
+
+def preprocess_reference(
+    images: Any,
+    *,
+    size: Any = None,
+    crop: Any = None,
+    mean: Any = None,
+    std: Any = None,
+    antialias: bool = True,
+    channels: str = "RGB",
+    layout: str = "NCHW",
+) -> np.ndarray:
+    """Float64 reference for ``fastops.preprocess`` (needs PyTorch).
+
+    Each image is processed on its own, in float64, by the chain the spec
+    describes:
+
+    1. to 3 channels: ``(H, W)`` and ``(H, W, 1)`` are repeated, ``(H, W, 4)``
+       drops its alpha channel; ``channels="BGR"`` reverses the channel order
+       so that the result is RGB;
+    2. resize to :func:`preprocess_resized_shape` with
+       ``torch.nn.functional.interpolate(x.double(), size, mode="bilinear",
+       antialias=antialias, align_corners=False)`` (skipped when the size does
+       not change, where interpolate is the identity anyway), on a
+       channels_last tensor: PyTorch 2.13 returns wrong antialiased values for
+       a contiguous NCHW input resized to width 1 (e.g. (1, 3, 90, 2) ->
+       (7, 1)), its channels_last kernel does not;
+    3. center crop ``(ch, cw)`` at ``top = int(round((rh - ch) / 2))``,
+       ``left = int(round((rw - cw) / 2))`` (torchvision's ``center_crop``,
+       Python's round); a crop larger than the resized image raises
+       ``ValueError``;
+    4. ``(x / 255 - mean) / std`` per output (RGB) channel (``mean`` None: 0,
+       ``std`` None: 1).
+
+    Parameters
+    ----------
+    images : uint8 array ``(N, H, W, C)`` or list of ``(H, W)`` / ``(H, W, C)``
+        uint8 arrays (C in 1, 3, 4; anything ``np.asarray`` takes, torch CPU
+        tensors included).  Not validated beyond what the chain needs.
+    size, crop : None, int or ``(h, w)``
+    mean, std : None or 3 floats on the 0..1 scale
+    antialias : bool
+    channels : ``"RGB"`` or ``"BGR"``
+    layout : ``"NCHW"`` or ``"NHWC"``
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape ``(N, 3, h, w)`` (NCHW) or ``(N, h, w, 3)``
+        (NHWC), C-contiguous, where ``(h, w)`` is the crop (or the resized
+        size without a crop).  All images must give the same ``(h, w)``
+        (``ValueError`` otherwise).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if channels not in ("RGB", "BGR"):
+        raise ValueError(f"channels must be 'RGB' or 'BGR', got {channels!r}")
+    if layout not in ("NCHW", "NHWC"):
+        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    if isinstance(images, (list, tuple)):
+        arrays = [np.asarray(im) for im in images]
+    else:
+        arrays = list(np.asarray(images))
+    if not arrays:
+        raise ValueError("no images")
+    crop_hw = _preprocess_pair(crop, "crop")
+    mean_c = np.zeros(3) if mean is None else np.asarray(mean, dtype=np.float64).reshape(3)
+    std_c = np.ones(3) if std is None else np.asarray(std, dtype=np.float64).reshape(3)
+
+    results = []
+    for im in arrays:
+        im = np.asarray(im)
+        if im.ndim == 2:
+            im = im[:, :, None]
+        if im.shape[2] == 1:
+            im = np.repeat(im, 3, axis=2)
+        im = im[:, :, :3]
+        if channels == "BGR":
+            im = im[:, :, ::-1]
+        h, w = im.shape[:2]
+        # (1, 3, H, W) float64 in channels_last memory (strides (3HW, 1, 3W, 3)):
+        # PyTorch 2.13's antialiased kernel for contiguous NCHW input is wrong
+        # when the output width is 1 and the height changes; the channels_last
+        # kernel computes the documented filter for every shape.
+        x = torch.from_numpy(np.ascontiguousarray(im[None], dtype=np.float64)).permute(0, 3, 1, 2)
+        rh, rw = preprocess_resized_shape(h, w, size)
+        if (rh, rw) != (h, w):
+            x = F.interpolate(
+                x, size=(rh, rw), mode="bilinear", antialias=bool(antialias), align_corners=False
+            )
+        ch, cw = crop_hw if crop_hw is not None else (rh, rw)
+        if ch > rh or cw > rw:
+            raise ValueError(f"crop {(ch, cw)} is larger than the resized image {(rh, rw)}")
+        top, left = int(round((rh - ch) / 2.0)), int(round((rw - cw) / 2.0))
+        x = x[0, :, top : top + ch, left : left + cw].numpy()  # (3, ch, cw)
+        x = (x / 255.0 - mean_c[:, None, None]) / std_c[:, None, None]
+        results.append(x)
+    shapes = {r.shape for r in results}
+    if len(shapes) != 1:
+        raise ValueError(f"images give outputs of different sizes: {sorted(shapes)}")
+    out = np.stack(results)  # (N, 3, h, w)
+    if layout == "NHWC":
+        out = out.transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(out, dtype=np.float64)
+
+
+__all__ += ["preprocess_reference", "preprocess_resized_shape"]
