@@ -107,7 +107,7 @@ static int64_t fo_pp_scratch_bytes(const fo_image *im, const fo_pp_plan *p)
 {
     const int ty = fo_pp_max_taps(im->h, p->resized_h, p->antialias);
     const int tx = fo_pp_max_taps(im->w, p->resized_w, p->antialias);
-    return (int64_t)sizeof(float) * (3 * im->w + 3 * p->out_w + p->out_w * tx + ty)
+    return (int64_t)sizeof(float) * (3 * im->w + 1 + 3 * p->out_w + p->out_w * tx + ty)
          + (int64_t)(sizeof(int64_t) + sizeof(int)) * p->out_w + 64;
 }
 
@@ -125,6 +125,8 @@ static inline uint16_t fo_pp_half(float f)
 }
 
 #define FO_PP_FLOAT(v) (v)
+
+typedef float fo_pp_rgbx __attribute__((vector_size(16), aligned(4), may_alias));
 
 /* out row y (one channel plane, or the interleaved row) from 3 interleaved
  * values per pixel at `v`: o = CONV(v[source channel] * scale + bias). */
@@ -151,8 +153,8 @@ fo_pp_rows(const fo_image *im, const fo_pp_plan *p, int64_t y_begin, int64_t y_e
     const int tx = fo_pp_max_taps(im->w, p->resized_w, p->antialias);
     int64_t *x_first = (int64_t *)scratch;                  /* out_w */
     int *x_taps = (int *)(x_first + p->out_w);              /* out_w */
-    float *row = (float *)(x_taps + p->out_w + 1);          /* 3 * w: vertical result */
-    float *pix = row + 3 * im->w;                           /* 3 * out_w: horizontal */
+    float *row = (float *)(x_taps + p->out_w + 1);          /* 3 * w + 1: vertical result */
+    float *pix = row + 3 * im->w + 1;                       /* 3 * out_w: horizontal */
     float *wx = pix + 3 * p->out_w;                         /* out_w * tx */
     float *wy = wx + p->out_w * tx;                         /* ty */
 
@@ -199,18 +201,17 @@ fo_pp_rows(const fo_image *im, const fo_pp_plan *p, int64_t y_begin, int64_t y_e
         /* horizontal taps (none without horizontal resizing) */
         const float *v = row;
         if (resize_x) {
+            /* one 4-lane FMA a tap: lanes 0..2 are RGB, lane 3 (the next
+             * pixel's R, or the row's padding) is ignored */
             for (int64_t x = 0; x < p->out_w; ++x) {
                 const float *w = wx + x * tx;
                 const float *r = row + 3 * (x_first[x] - col_lo);
-                float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f;
-                for (int j = 0; j < x_taps[x]; ++j) {
-                    a0 += w[j] * r[3 * j];
-                    a1 += w[j] * r[3 * j + 1];
-                    a2 += w[j] * r[3 * j + 2];
-                }
-                pix[3 * x] = a0;
-                pix[3 * x + 1] = a1;
-                pix[3 * x + 2] = a2;
+                fo_pp_rgbx acc = {0.0f, 0.0f, 0.0f, 0.0f};
+                for (int j = 0; j < x_taps[x]; ++j)
+                    acc += w[j] * *(const fo_pp_rgbx *)(r + 3 * j);
+                pix[3 * x] = acc[0];
+                pix[3 * x + 1] = acc[1];
+                pix[3 * x + 2] = acc[2];
             }
             v = pix;
         }
