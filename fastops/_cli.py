@@ -5,6 +5,7 @@
              sorted, indented JSON document that diffs cleanly across machines.
 ``bench`` -- side-by-side benchmark of the fastops kernels against NumPy,
              PyTorch and TensorFlow (see ``fastops._bench``).
+``compare`` -- two or more ``bench --json`` files side by side (see ``fastops._compare``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from fastops import _compare
 
 __all__ = ["main", "build_parser", "format_nested"]
 
@@ -54,7 +57,7 @@ def _name_list(values: Sequence[str] | None) -> list[str] | None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m fastops`` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m fastops", description="fastops command line")
-    sub = parser.add_subparsers(dest="command", metavar="{info,bench}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="{info,bench,compare}", required=True)
 
     info = sub.add_parser("info", help="build configuration and what this machine has now")
     info.add_argument("--json", action="store_true", help="print one JSON document (sorted keys)")
@@ -80,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--keep-blas-env", action="store_true",
                        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE instead of re-running without them")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    compare = sub.add_parser("compare", help="bench --json result files side by side, with ratios vs the first")
+    _compare.add_arguments(compare)
     return parser
 
 
@@ -351,6 +357,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         if args.command == "info":
             return cmd_info(args)
+        if args.command == "compare":
+            return _compare.run(args)
         return cmd_bench(args, parser, argv, env)
     except BrokenPipeError:  # e.g. `python -m fastops info | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
