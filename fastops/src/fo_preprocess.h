@@ -111,19 +111,9 @@ static int64_t fo_pp_scratch_bytes(const fo_image *im, const fo_pp_plan *p)
          + (int64_t)(sizeof(int64_t) + sizeof(int)) * p->out_w + 64;
 }
 
-/* IEEE binary16 bits of f, rounded to nearest even; branch-free so that the
- * store loops vectorise (GCC 12 converts _Float16 through a libgcc call). */
-static inline uint16_t fo_pp_half(float f)
-{
-    union { float f; uint32_t u; } in = {f}, denorm;
-    const uint32_t sign = in.u & 0x80000000u, x = in.u ^ sign;
-    denorm.f = (union { uint32_t u; float f; }){x}.f + 0.5f;      /* subnormal: let the FPU round */
-    const uint32_t normal = (x + 0xC8000FFFu + ((x >> 13) & 1u)) >> 13;  /* rebias exponent, RNE */
-    const uint32_t big = x > 0x7F800000u ? 0x7E00u : 0x7C00u;     /* NaN, or inf on overflow */
-    const uint32_t h = x >= 0x47800000u ? big : x < 0x38800000u ? denorm.u - 0x3F000000u : normal;
-    return (uint16_t)(h | (sign >> 16));
-}
-
+/* float16 stores: one vcvtps2ph in the x86-64-v3/v4 clones (F16C), a libgcc
+ * call in the baseline one. */
+#define FO_PP_HALF(v) ((_Float16)(v))
 #define FO_PP_FLOAT(v) (v)
 
 typedef float fo_pp_rgbx __attribute__((vector_size(16), aligned(4), may_alias));
@@ -217,7 +207,7 @@ fo_pp_rows(const fo_image *im, const fo_pp_plan *p, int64_t y_begin, int64_t y_e
         }
         /* normalisation, channel order, layout, dtype */
         if (p->half) {
-            FO_PP_STORE_ROW(uint16_t, fo_pp_half)
+            FO_PP_STORE_ROW(_Float16, FO_PP_HALF)
         } else {
             FO_PP_STORE_ROW(float, FO_PP_FLOAT)
         }
@@ -225,5 +215,6 @@ fo_pp_rows(const fo_image *im, const fo_pp_plan *p, int64_t y_begin, int64_t y_e
 }
 #undef FO_PP_STORE_ROW
 #undef FO_PP_FLOAT
+#undef FO_PP_HALF
 
 #endif /* FO_PREPROCESS_H */
