@@ -27,17 +27,17 @@ _FP64_NATIVE_MAX = 1024 * 1024 * 1024   # above, BLAS beats native in float64 to
 def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
     """The faster path for this shape, from side-by-side measurements (2 threads,
     AVX-512; README, "How auto chooses"): NumPy's OpenBLAS for single float32
-    products from 24^3 multiply-adds, for small (sides <= 48) and huge
+    products from 24^3 multiply-adds, for small (sides <= 64) and huge
     (> 1024^3) float64 ones, and for batches of 24..64-sized products; the
     native kernels for the rest (tiny products, mid-size float64, outer
     products, batches of very small or larger products).
     """
     if not BLAS_INFO["found"]:
         return _NATIVE
-    smallest, largest = min(m, n, k), max(m, n, k)
     if n_batch > 1:
-        return _BLAS if smallest >= 24 and largest <= 64 else _NATIVE
-    return _BLAS if dtype is _F32 or largest <= 48 or m * n * k > _FP64_NATIVE_MAX else _NATIVE
+        return _BLAS if 24 <= m <= 64 and 24 <= n <= 64 and 24 <= k <= 64 else _NATIVE
+    small = m <= 64 and n <= 64 and k <= 64
+    return _BLAS if dtype is _F32 or small or m * n * k > _FP64_NATIVE_MAX else _NATIVE
 
 
 def _result_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
@@ -149,7 +149,13 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
         raise ValueError(f"matmul_t: inner dimensions differ: {shape_a} @ {shape_b} "
                          f"({k} != {k_b})")
     if method == "auto":
-        code = _NATIVE if m * n * k < _TINY else _auto_method(dtype, m, n, k, n_batch)
+        work = m * n * k
+        if work < _TINY:
+            code = _NATIVE
+        elif n_batch == 1 and dtype is _F32 and BLAS_INFO["found"]:  # hot case, inlined
+            code = _BLAS
+        else:
+            code = _auto_method(dtype, m, n, k, n_batch)
     else:
         code = _method_code(method)
     n_threads = openmp_effective_n_threads(num_threads)
