@@ -1,6 +1,7 @@
 """asv benchmark suites for fastops: one module per kernel, see README "Tracking performance with asv".
 
 ``bench_matmul_t``      fastops.matmul_t against NumPy, PyTorch and TensorFlow
+``bench_preprocess``    fastops.preprocess against NumPy, PyTorch, TensorFlow and OpenCV
 ``bench_environment``   records which BLAS kernel the run used
 ``common``              helpers shared by the suites (sizes switch, threads, peer imports)
 
