@@ -473,6 +473,35 @@ def matmul_t_into(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
     return out
 
 
+cdef void _extent(cnp.ndarray x, char **low, char **high):
+    """Lowest and one-past-highest byte any element of x occupies."""
+    cdef char *lo = <char *>cnp.PyArray_DATA(x)
+    cdef char *hi = lo + cnp.PyArray_ITEMSIZE(x)
+    cdef int d
+    cdef cnp.npy_intp span
+    for d in range(cnp.PyArray_NDIM(x)):
+        if cnp.PyArray_DIMS(x)[d] == 0:
+            low[0] = high[0] = lo
+            return
+        span = (cnp.PyArray_DIMS(x)[d] - 1) * cnp.PyArray_STRIDES(x)[d]
+        if span < 0:
+            lo += span
+        else:
+            hi += span
+    low[0], high[0] = lo, hi
+
+
+def extents_overlap(cnp.ndarray x, cnp.ndarray y) -> bool:
+    """True if the memory extents of x and y intersect (np.may_share_memory, in C)."""
+    cdef char *xl
+    cdef char *xh
+    cdef char *yl
+    cdef char *yh
+    _extent(x, &xl, &xh)
+    _extent(y, &yl, &yh)
+    return xl < yh and yl < xh and xl < xh and yl < yh
+
+
 # ------------------------------------------------------ runtime selection --
 
 def simd_variants() -> list:

@@ -16,6 +16,7 @@ _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _NATIVE, _BLAS = _matmul_t.METHOD_NATIVE, _matmul_t.METHOD_BLAS
 _matmul_t_into = _matmul_t.matmul_t_into
+_extents_overlap = _matmul_t.extents_overlap
 _empty = np.empty
 _METHODS = {"native": _NATIVE, "blas": _BLAS}
 
@@ -76,12 +77,13 @@ def _check_out(out, shape: tuple, dtype: np.dtype, a: np.ndarray, b: np.ndarray)
         raise TypeError(f"out has dtype {out.dtype}, the result is {dtype}")
     if out.shape != shape:
         raise ValueError(f"out has shape {out.shape}, the result has shape {shape}")
-    if not out.flags.c_contiguous:
+    flags = out.flags
+    if not flags.c_contiguous:
         raise ValueError("out must be C-contiguous")
-    if not out.flags.writeable:
+    if not flags.writeable:
         raise ValueError("out is read-only")
     for x in (a, b):
-        if np.may_share_memory(out, x) and np.shares_memory(out, x):
+        if _extents_overlap(out, x) and np.shares_memory(out, x):
             raise ValueError("out overlaps an input; pass a separate array")
 
 

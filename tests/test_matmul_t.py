@@ -990,3 +990,21 @@ def test_every_simd_variant_matches_reference(simd_variant, dtype, a_shape, b_sh
         assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
     assert_matmul_t_close(matmul_t(a[..., ::-1, :], np.asfortranarray(b), method="native"),
                           a[..., ::-1, :], np.asfortranarray(b))
+
+
+@settings(deadline=None, max_examples=N_EXAMPLES)
+@given(data=st.data())
+def test_extents_overlap_agrees_with_may_share_memory(data):
+    """The C extent check behind out= agrees with np.may_share_memory on strided views."""
+    base = np.empty((12, 10))
+
+    def view():
+        rows = slice(data.draw(st.integers(0, 11)), data.draw(st.integers(0, 12)),
+                     data.draw(st.sampled_from([1, 2, -1, -3])))
+        cols = slice(data.draw(st.integers(0, 9)), data.draw(st.integers(0, 10)),
+                     data.draw(st.sampled_from([1, 3, -1])))
+        v = base[rows, cols]
+        return v.T if data.draw(st.booleans()) else v
+
+    x, y = view(), view()
+    assert fastops._matmul_t.extents_overlap(x, y) == np.may_share_memory(x, y)
