@@ -68,12 +68,11 @@ static int fo_pp_taps(int64_t in, int64_t out, int64_t i, int antialias, int max
         if (n > max_taps) n = max_taps;   /* never: max_taps bounds 2 * support + 1 */
         for (int j = 0; j < n; ++j) {
             const double x = fabs((j + lo - center + 0.5) * invscale);
-            total += x < 1.0 ? 1.0 - x : 0.0;
+            weights[j] = (float)(x < 1.0 ? 1.0 - x : 0.0);
+            total += weights[j];
         }
-        for (int j = 0; j < n; ++j) {
-            const double x = fabs((j + lo - center + 0.5) * invscale);
-            weights[j] = (float)(x < 1.0 && total > 0.0 ? (1.0 - x) / total : 0.0);
-        }
+        for (int j = 0; j < n; ++j)
+            weights[j] = total > 0.0 ? (float)(weights[j] / total) : 0.0f;
         *first = lo;
         return n;
     }
