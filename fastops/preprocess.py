@@ -9,7 +9,7 @@ import numpy as np
 from fastops import _preprocess
 from fastops._openmp_helpers import openmp_effective_n_threads
 
-__all__ = ["preprocess"]
+__all__ = ["preprocess", "output_shape"]
 
 _OUT_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
 
@@ -110,6 +110,26 @@ def _plans(shapes: list[tuple[int, ...]], size, crop) -> tuple[np.ndarray, tuple
     return plans, out_hw
 
 
+def _check_layout(layout: str) -> None:
+    if layout not in ("NCHW", "NHWC"):
+        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+
+
+def _result_shape(n: int, oh: int, ow: int, layout: str) -> tuple[int, int, int, int]:
+    return (n, 3, oh, ow) if layout == "NCHW" else (n, oh, ow, 3)
+
+
+def output_shape(images, *, size: int | tuple[int, int] | None = None,
+                 crop: int | tuple[int, int] | None = None,
+                 layout: Literal["NCHW", "NHWC"] = "NCHW") -> tuple[int, int, int, int]:
+    """The shape ``preprocess(images, size=size, crop=crop, layout=layout)`` returns,
+    e.g. to allocate ``out=`` buffers; raises the errors ``preprocess`` would."""
+    arrays, shapes = _as_images(images)
+    _check_layout(layout)
+    _, (oh, ow) = _plans(shapes, size, crop)
+    return _result_shape(len(arrays), oh, ow, layout)
+
+
 def preprocess(images, *, size: int | tuple[int, int] | None = None,
                crop: int | tuple[int, int] | None = None,
                mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
@@ -146,8 +166,7 @@ def preprocess(images, *, size: int | tuple[int, int] | None = None,
     out_dtype = np.dtype(dtype)
     if out_dtype not in _OUT_DTYPES:
         raise TypeError(f"dtype must be float32 or float16, got {out_dtype}")
-    if layout not in ("NCHW", "NHWC"):
-        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    _check_layout(layout)
     if channels not in ("RGB", "BGR"):
         raise ValueError(f"channels must be 'RGB' or 'BGR', got {channels!r}")
     if not isinstance(antialias, (bool, np.bool_)):
@@ -157,7 +176,7 @@ def preprocess(images, *, size: int | tuple[int, int] | None = None,
         raise ValueError(f"std must not contain zeros, got {std!r}")
     plans, (oh, ow) = _plans(shapes, size, crop)
     n_threads = openmp_effective_n_threads(num_threads)
-    shape = (len(arrays), 3, oh, ow) if layout == "NCHW" else (len(arrays), oh, ow, 3)
+    shape = _result_shape(len(arrays), oh, ow, layout)
     if out is None:
         out = np.empty(shape, out_dtype)
     elif not isinstance(out, np.ndarray):
