@@ -748,9 +748,8 @@ def results_json(run: BenchRun, config: Mapping[str, Any]) -> dict[str, Any]:
     return {"config": dict(config), "results": [res.to_json() for res in run.results]}
 
 
-def plot_results(run: BenchRun, path: str | os.PathLike, kernels: Sequence[Kernel]) -> None:
-    """Write a PNG: per kernel, its rate (GFLOP/s or GB/s) vs size (log x) with one panel per
-    dtype, and below it a full-width bar panel for the cases without a size.  Needs matplotlib (lazy import, Agg)."""
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (files only); RuntimeError without matplotlib."""
     try:
         import matplotlib
     except ImportError as exc:
@@ -758,6 +757,13 @@ def plot_results(run: BenchRun, path: str | os.PathLike, kernels: Sequence[Kerne
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_results(run: BenchRun, path: str | os.PathLike, kernels: Sequence[Kernel]) -> None:
+    """Write a PNG: per kernel, its rate (GFLOP/s or GB/s) vs size (log x) with one panel per
+    dtype, and below it a full-width bar panel for the cases without a size.  Needs matplotlib (lazy import, Agg)."""
+    plt = pyplot()
     has_bars = {k.name: any(run.sizes.get((k.name, r.case)) is None for r in run.results if r.kernel == k.name)
                 for k in kernels}
     has_sweep = {k.name: any(run.sizes.get((k.name, r.case)) is not None for r in run.results

@@ -6,6 +6,8 @@
 ``bench`` -- side-by-side benchmark of the fastops kernels against NumPy,
              PyTorch and TensorFlow (see ``fastops._bench``).
 ``compare`` -- two or more ``bench --json`` files side by side (see ``fastops._compare``).
+``study``  -- threads vs processes vs intra-op parallelism vs ``fastops.Pipeline`` for
+              ResNet-18 inference (see ``fastops._study``).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def _name_list(values: Sequence[str] | None) -> list[str] | None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m fastops`` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m fastops", description="fastops command line")
-    sub = parser.add_subparsers(dest="command", metavar="{info,bench,compare}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="{info,bench,compare,study}", required=True)
 
     info = sub.add_parser("info", help="build configuration and what this machine has now")
     info.add_argument("--json", action="store_true", help="print one JSON document (sorted keys)")
@@ -86,6 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = sub.add_parser("compare", help="bench --json result files side by side, with ratios vs the first")
     _compare.add_arguments(compare)
+
+    study = sub.add_parser("study", help="ResNet-18 inference: thread pool vs process pool vs intra-op "
+                                         "vs the fastops pipeline (needs torch)")
+    study.add_argument("--quick", action="store_true",
+                       help="32 images, fewer worker counts and chunksizes: under two minutes")
+    study.add_argument("--json", metavar="PATH", help="write configuration and records as JSON")
+    study.add_argument("--plot", metavar="PATH", help="write a PNG plot (needs matplotlib)")
+    study.add_argument("--images", type=_positive_int, metavar="N", help="images per run (96; quick: 32)")
+    study.add_argument("--batch-size", type=_positive_int, metavar="N",
+                       help="batch of the batched strategies (8)")
+    study.add_argument("--latency-ms", type=_positive_float, metavar="MS",
+                       help="added latency per file in the I/O-bound workload (20)")
+    study.add_argument("--modes", nargs="+", metavar="MODE", default=None,
+                       help="workloads: compute, io (default: both)")
+    study.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
 
 
@@ -341,6 +358,78 @@ def _bench_config(args: argparse.Namespace, settings: Any, fastops_threads: int,
     }
 
 
+# --------------------------------------------------------------------------- study
+
+
+def _study_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
+    """Study settings from the command line (quick mode changes the defaults)."""
+    from dataclasses import replace
+
+    from fastops._study import MODES, StudySettings
+
+    settings = StudySettings.quick() if args.quick else StudySettings()
+    modes = _name_list(args.modes)
+    if modes is not None:
+        unknown = [m for m in modes if m not in MODES]
+        if unknown or not modes:
+            parser.error(f"study --modes: unknown {unknown}; choose from {', '.join(MODES)}")
+        settings = replace(settings, modes=tuple(dict.fromkeys(modes)))
+    if args.images:
+        settings = replace(settings, images=args.images)
+    if args.batch_size:
+        settings = replace(settings, batch_size=args.batch_size)
+    if args.latency_ms:
+        settings = replace(settings, latency_s=args.latency_ms / 1e3)
+    return settings
+
+
+def cmd_study(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``study``: run every strategy on every workload, print the table and summary, write JSON / plot.
+    Exits 1 when a strategy's top-5 classes differ from the sequential baseline's."""
+    from dataclasses import asdict
+
+    try:
+        import torch
+    except ImportError:
+        print("ERROR: the study needs PyTorch: pip install 'fastops-kernels[bench]' (torch==2.13.0)",
+              file=sys.stderr)
+        return 1
+    from fastops import _bench, _study, _study_report
+
+    settings = _study_settings(args, parser)
+    print(f"ResNet-18 (random weights), {settings.images} images of sizes "
+          f"{', '.join(f'{h}x{w}' for h, w in _study.IMAGE_SIZES)} -> resize {_study.RESIZE}, "
+          f"crop {_study.CROP}; {settings.cores} cores; torch {torch.__version__}; "
+          f"I/O latency {settings.latency_s * 1e3:g} ms per file")
+    progress = _bench.Progress(_study.count_runs(settings), enabled=not args.no_progress)
+    try:
+        records = _study.run_study(settings, step=progress.step)
+    finally:
+        progress.close()
+    print(_study_report.format_table(records))
+    print()
+    for line in _study_report.summary(records):
+        print(line)
+    if args.json:
+        config = {**info_document(), "study": {**asdict(settings), "quick": bool(args.quick),
+                                               "argv": list(sys.argv)}}
+        with open(args.json, "w", encoding="utf-8") as fh:
+            fh.write(dumps(_study_report.study_json(records, config)) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot:
+        try:
+            _study_report.plot_study(records, args.plot)
+        except RuntimeError as exc:
+            print(f"ERROR: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.plot}")
+    differ = [r for r in records if r.top5_mismatches]
+    for r in differ:
+        print(f"ERROR: {r.mode} {r.strategy} x{r.workers} ({r.config}): top-5 classes of "
+              f"{r.top5_mismatches} images differ from the sequential run", file=sys.stderr)
+    return 1 if differ else 0
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -359,6 +448,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return cmd_info(args)
         if args.command == "compare":
             return _compare.run(args)
+        if args.command == "study":
+            return cmd_study(args, parser)
         return cmd_bench(args, parser, argv, env)
     except BrokenPipeError:  # e.g. `python -m fastops info | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

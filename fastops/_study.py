@@ -1,0 +1,480 @@
+"""``python -m fastops study``: threads vs processes vs intra-op parallelism vs the
+fastops pipeline, for image classification with ResNet-18 on this machine.
+
+Every strategy classifies the same synthetic images (mixed realistic sizes) with the
+same model (``fastops._resnet.resnet18``, seeded random weights) through the same
+recipe -- Resize(256, antialias) -> CenterCrop(224) -> ImageNet Normalize -> model --
+and its top-5 classes are checked against the sequential baseline.  Two workloads:
+
+* ``compute``: the images are already in memory;
+* ``io``: each image is read from a ``.npy`` file in a temporary directory by a loader
+  that first sleeps ``latency`` (network storage, as inference-threading tutorials
+  model it with ``time.sleep``).
+
+Strategies (``workers`` is the knob the strategy scales):
+
+* ``sequential``  -- one image at a time: load, PyTorch preprocessing, batch-1 model call;
+* ``thread_pool`` -- the same per-image task in ``ThreadPoolExecutor(workers).map``;
+* ``process_pool`` -- the same task in ``multiprocessing.Pool(workers)`` (spawn),
+  ``imap`` / ``imap_unordered`` with several chunksizes; each process runs
+  ``cores // workers`` torch threads (at least 1);
+* ``intra_op``    -- batches: PyTorch preprocessing of each batch, one model call per
+  batch, ``workers`` torch threads;
+* ``fastops_pipeline`` -- ``fastops.Pipeline``: I/O threads load, a worker thread runs
+  ``fastops.preprocess`` on the next batch while the model (``workers`` torch threads)
+  runs on this one.
+
+The per-image PyTorch preprocessing is PyTorch's fastest form: antialiased bilinear
+``F.interpolate`` on the uint8 tensor in channels_last (what torchvision's
+``Resize`` does on uint8 tensors), then crop, scale and normalize in float32.
+Where the time goes is recorded per run: seconds spent loading, preprocessing and
+in the model, summed over all threads / processes (``*_s``), and, for the pipeline,
+the time the model waited for the next batch.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["StudySettings", "Record", "run_study", "MODES", "STRATEGIES"]
+
+MODES = ("compute", "io")
+STRATEGIES = ("sequential", "thread_pool", "process_pool", "intra_op", "fastops_pipeline")
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+RESIZE, CROP = 256, 224
+# (height, width) of the synthetic images: VGA both ways, the two Pascal VOC
+# sizes, 720p; cycled through in this order.
+IMAGE_SIZES = ((480, 640), (640, 480), (375, 500), (500, 375), (720, 1280))
+SEED = 0
+
+
+@dataclass
+class StudySettings:
+    """What to run: ``images`` per configuration, ``batch_size`` for batched strategies,
+    ``latency_s`` per file in the I/O workload, and the worker counts to try."""
+
+    images: int = 96
+    batch_size: int = 8
+    latency_s: float = 0.02
+    modes: tuple[str, ...] = MODES
+    thread_workers: tuple[int, ...] = (1, 2, 4, 8)
+    process_workers: tuple[int, ...] = (1, 2, 4)
+    chunksizes: tuple[int, ...] = (1, 4, 16)
+    io_workers: int = 32
+    cores: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
+
+    @classmethod
+    def quick(cls) -> StudySettings:
+        """Under two minutes on 2 cores: fewer images, worker counts and chunksizes."""
+        return cls(images=32, thread_workers=(1, 4), process_workers=(2,), chunksizes=(1, 8))
+
+
+@dataclass
+class Record:
+    """One configuration's run: throughput and where the time went (seconds)."""
+
+    mode: str
+    strategy: str
+    workers: int
+    config: str
+    images: int
+    wall_s: float
+    load_s: float = 0.0
+    preprocess_s: float = 0.0
+    model_s: float = 0.0
+    wait_s: float = 0.0
+    top5_mismatches: int = 0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / self.wall_s
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "images_per_s": self.images_per_s}
+
+
+# --------------------------------------------------------------------------- data
+
+
+def make_images(n: int, seed: int = SEED) -> list[np.ndarray]:
+    """``n`` smooth RGB uint8 images (gradients plus noise) of the sizes in IMAGE_SIZES."""
+    rng = np.random.default_rng(seed)
+    images = []
+    for i in range(n):
+        h, w = IMAGE_SIZES[i % len(IMAGE_SIZES)]
+        y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+        x = np.linspace(0, 1, w, dtype=np.float32)[None, :, None]
+        phase = rng.uniform(0, 2 * np.pi, 3).astype(np.float32)
+        base = 127.5 + 100 * np.sin(6 * x + 4 * y + phase)
+        noise = rng.normal(0, 12, (h, w, 3)).astype(np.float32)
+        images.append(np.clip(base + noise, 0, 255).astype(np.uint8))
+    return images
+
+
+def write_images(images: Sequence[np.ndarray], directory: str) -> list[str]:
+    """Save each image as ``<directory>/<i>.npy``; returns the paths in order."""
+    paths = []
+    for i, image in enumerate(images):
+        path = os.path.join(directory, f"{i:05d}.npy")
+        np.save(path, image)
+        paths.append(path)
+    return paths
+
+
+def read_image(path: str, latency_s: float) -> np.ndarray:
+    """The I/O workload's loader: wait ``latency_s`` (remote storage), then read the file."""
+    time.sleep(latency_s)
+    return np.load(path)
+
+
+def _identity(image: np.ndarray) -> np.ndarray:
+    return image
+
+
+# --------------------------------------------------------------------------- per-image task
+
+
+class _Timings:
+    """Seconds per phase, summed over the threads that report them."""
+
+    def __init__(self) -> None:
+        self.load_s = self.preprocess_s = self.model_s = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, load_s: float, preprocess_s: float, model_s: float) -> None:
+        with self._lock:
+            self.load_s += load_s
+            self.preprocess_s += preprocess_s
+            self.model_s += model_s
+
+
+def torch_preprocess(image: np.ndarray) -> Any:
+    """PyTorch's fastest per-image form of the recipe: (H, W, 3) uint8 -> (3, 224, 224) float32."""
+    import torch
+    from torch.nn import functional as F
+
+    x = torch.from_numpy(image).permute(2, 0, 1)[None]           # channels_last uint8 view
+    h, w = image.shape[:2]
+    short, long = (h, w) if h <= w else (w, h)
+    new_long = int(RESIZE * long / short)
+    size = (RESIZE, new_long) if h <= w else (new_long, RESIZE)
+    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    top, left = int(round((size[0] - CROP) / 2.0)), int(round((size[1] - CROP) / 2.0))
+    x = x[0, :, top:top + CROP, left:left + CROP].float()
+    mean = torch.tensor(MEAN).view(3, 1, 1)
+    std = torch.tensor(STD).view(3, 1, 1)
+    return (x / 255.0 - mean) / std
+
+
+def classify_one(model: Any, loader: Callable[[Any], np.ndarray], item: Any,
+                 timings: _Timings) -> np.ndarray:
+    """The recipes' per-image task: load, PyTorch preprocessing, batch-1 model call -> logits."""
+    import torch
+
+    t0 = time.perf_counter()
+    image = loader(item)
+    t1 = time.perf_counter()
+    x = torch_preprocess(image)[None]
+    t2 = time.perf_counter()
+    with torch.inference_mode():
+        logits = model(x)[0].numpy()
+    timings.add(t1 - t0, t2 - t1, time.perf_counter() - t2)
+    return logits
+
+
+# --------------------------------------------------------------------------- process pool
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _pool_init(torch_threads: int, model_factory: Callable[[], Any],
+               loader: Callable[[Any], np.ndarray]) -> None:
+    """Process-pool initializer: the same (seeded) model in every process."""
+    import torch
+
+    torch.set_num_threads(torch_threads)
+    _WORKER.update(model=model_factory(), loader=loader)
+
+
+def _pool_task(indexed_item: tuple[int, Any]) -> tuple[int, np.ndarray, float, float, float]:
+    """(index, item) -> (index, logits, load_s, preprocess_s, model_s), in a pool process."""
+    index, item = indexed_item
+    timings = _Timings()
+    logits = classify_one(_WORKER["model"], _WORKER["loader"], item, timings)
+    return index, logits, timings.load_s, timings.preprocess_s, timings.model_s
+
+
+def _pool_warm(_: int) -> int:
+    """Runs the model once in a pool process (first-call setup is not measured)."""
+    import torch
+
+    with torch.inference_mode():
+        _WORKER["model"](torch.zeros(1, 3, CROP, CROP))
+    return os.getpid()
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class Workload:
+    """What every strategy runs on: items (images or paths), their loader and the model
+    (``model_factory()``, picklable, builds it again in pool processes)."""
+
+    mode: str
+    items: list[Any]
+    loader: Callable[[Any], np.ndarray]
+    model_factory: Callable[[], Any]
+    settings: StudySettings
+    model: Any = None
+
+    def __post_init__(self) -> None:
+        if self.model is None:
+            self.model = self.model_factory()
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _record(work: Workload, strategy: str, workers: int, config: str, wall_s: float,
+            timings: _Timings, wait_s: float = 0.0) -> Record:
+    return Record(work.mode, strategy, workers, config, len(work.items), wall_s,
+                  timings.load_s, timings.preprocess_s, timings.model_s, wait_s)
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+def run_sequential(work: Workload) -> tuple[Record, np.ndarray]:
+    timings = _Timings()
+    cores = work.settings.cores
+    with _torch_threads(cores):
+        start = time.perf_counter()
+        logits = [classify_one(work.model, work.loader, item, timings) for item in work.items]
+        wall = time.perf_counter() - start
+    return _record(work, "sequential", 1, f"torch threads {cores}", wall, timings), np.stack(logits)
+
+
+def run_thread_pool(work: Workload, workers: int) -> tuple[Record, np.ndarray]:
+    """``ThreadPoolExecutor.map`` over images; torch keeps its default thread count (all cores)."""
+    timings = _Timings()
+    task = functools.partial(classify_one, work.model, work.loader, timings=timings)
+    cores = work.settings.cores
+    with _torch_threads(cores), ThreadPoolExecutor(workers) as pool:
+        start = time.perf_counter()
+        logits = list(pool.map(task, work.items))
+        wall = time.perf_counter() - start
+    return (_record(work, "thread_pool", workers, f"torch threads {cores}", wall, timings),
+            np.stack(logits))
+
+
+def start_process_pool(work: Workload, processes: int) -> tuple[Any, int]:
+    """A spawned pool with the model built and run once in every process; and its torch threads."""
+    threads = max(1, work.settings.cores // processes)
+    pool = multiprocessing.get_context("spawn").Pool(processes, _pool_init,
+                                                     (threads, work.model_factory, work.loader))
+    pool.map(_pool_warm, range(processes), chunksize=1)
+    return pool, threads
+
+
+def run_process_pool(work: Workload, pool: Any, processes: int, torch_threads: int, method: str,
+                     chunksize: int) -> tuple[Record, np.ndarray]:
+    timings = _Timings()
+    start = time.perf_counter()
+    results = list(getattr(pool, method)(_pool_task, enumerate(work.items), chunksize=chunksize))
+    wall = time.perf_counter() - start
+    logits = np.empty((len(work.items), results[0][1].shape[0]), np.float32)
+    for index, row, load_s, preprocess_s, model_s in results:
+        logits[index] = row
+        timings.add(load_s, preprocess_s, model_s)
+    config = f"{method} chunksize {chunksize}, torch threads {torch_threads}"
+    return _record(work, "process_pool", processes, config, wall, timings), logits
+
+
+def run_intra_op(work: Workload, threads: int, channels_last: bool) -> tuple[Record, np.ndarray]:
+    """Batches: PyTorch preprocessing per image, stacked; one model call per batch."""
+    import torch
+
+    timings = _Timings()
+    model = _channels_last(work.model) if channels_last else work.model
+    batch = work.settings.batch_size
+    logits = []
+    with _torch_threads(threads), torch.inference_mode():
+        start = time.perf_counter()
+        for first in range(0, len(work.items), batch):
+            t0 = time.perf_counter()
+            images = [work.loader(item) for item in work.items[first:first + batch]]
+            t1 = time.perf_counter()
+            x = torch.stack([torch_preprocess(image) for image in images])
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            t2 = time.perf_counter()
+            logits.append(model(x).numpy())
+            timings.add(t1 - t0, t2 - t1, time.perf_counter() - t2)
+        wall = time.perf_counter() - start
+    config = f"batch {batch}" + (", channels_last" if channels_last else "")
+    return _record(work, "intra_op", threads, config, wall, timings), np.concatenate(logits)
+
+
+def run_pipeline(work: Workload, torch_threads: int, channels_last: bool) -> tuple[Record, np.ndarray]:
+    """``fastops.Pipeline``: NHWC output is fed to a channels_last model as a view (no copy)."""
+    from fastops.pipeline import Pipeline
+
+    settings = work.settings
+    io = work.mode == "io"
+    model = _channels_last(work.model) if channels_last else work.model
+    prefetch = max(2, -(-settings.io_workers // settings.batch_size)) if io else 2
+    pipe = Pipeline(model, batch_size=settings.batch_size, loader=work.loader if io else None,
+                    io_workers=settings.io_workers, workers=1, preprocess_threads=1,
+                    prefetch=prefetch, size=RESIZE, crop=CROP, mean=MEAN, std=STD,
+                    layout="NHWC" if channels_last else "NCHW")
+    with _torch_threads(torch_threads):
+        logits = np.concatenate([out.numpy() for out in pipe.map(work.items)])
+    stats = pipe.stats
+    timings = _Timings()
+    timings.add(stats.load_s, stats.preprocess_s, stats.model_s)
+    config = (f"batch {settings.batch_size}, 1 preprocess thread"
+              + (f", {settings.io_workers} I/O threads" if io else "")
+              + (", NHWC -> channels_last" if channels_last else ""))
+    return (_record(work, "fastops_pipeline", torch_threads, config, stats.wall_s, timings,
+                    stats.wait_s), logits)
+
+
+@functools.lru_cache(maxsize=None)
+def _channels_last(model: Any) -> Any:
+    """A copy of the model with channels_last weights (same values)."""
+    import copy
+
+    import torch
+
+    return copy.deepcopy(model).to(memory_format=torch.channels_last)
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def top5_mismatches(reference: np.ndarray, logits: np.ndarray, tolerance: float) -> int:
+    """Images whose top-5 class set differs from the reference's, not counting swaps
+    among classes whose reference logits lie within ``tolerance`` of the 5th largest
+    (ties that rounding may break either way)."""
+    mismatches = 0
+    for ref, got in zip(reference, logits):
+        ref_top = set(np.argsort(ref)[-5:])
+        got_top = set(np.argsort(got)[-5:])
+        fifth = np.sort(ref)[-5]
+        if any(abs(ref[c] - fifth) > tolerance for c in ref_top ^ got_top):
+            mismatches += 1
+    return mismatches
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def plan(settings: StudySettings) -> list[tuple[str, Callable[[Workload], tuple[Record, np.ndarray]]]]:
+    """(label, run) for every configuration of one workload, process pools last."""
+    cores = settings.cores
+    runs: list[tuple[str, Callable[[Workload], tuple[Record, np.ndarray]]]] = [
+        ("sequential", run_sequential)]
+    runs += [(f"thread_pool x{w}", functools.partial(run_thread_pool, workers=w))
+             for w in settings.thread_workers]
+    runs += [(f"intra_op x{t}{' channels_last' * cl}",
+              functools.partial(run_intra_op, threads=t, channels_last=cl))
+             for cl in (False, True) for t in range(1, cores + 1)]
+    runs += [(f"fastops_pipeline x{t}{' NHWC' * cl}",
+              functools.partial(run_pipeline, torch_threads=t, channels_last=cl))
+             for cl in (False, True) for t in sorted({max(1, cores - 1), cores})]
+    return runs
+
+
+def count_runs(settings: StudySettings) -> int:
+    per_pool = 2 * len(settings.chunksizes)
+    return len(settings.modes) * (len(plan(settings))
+                                  + len(settings.process_workers) * per_pool)
+
+
+def run_workload(work: Workload, step: Callable[[str], None]) -> list[Record]:
+    """Every configuration on one workload; top-5 checked against the sequential run."""
+    records: list[Record] = []
+    reference: np.ndarray | None = None
+    tolerance = 0.0
+
+    def keep(record: Record, logits: np.ndarray) -> None:
+        nonlocal reference, tolerance
+        if reference is None:
+            reference = logits
+            # rounding differences of float32 preprocessing and batched convolutions
+            tolerance = 1e-3 * float(np.std(logits))
+        record.top5_mismatches = top5_mismatches(reference, logits, tolerance)
+        records.append(record)
+
+    for label, run in plan(work.settings):
+        keep(*run(work))
+        step(f"{work.mode}: {label}")
+    for processes in work.settings.process_workers:
+        pool, threads = start_process_pool(work, processes)
+        try:
+            for method in ("imap", "imap_unordered"):
+                for chunksize in work.settings.chunksizes:
+                    keep(*run_process_pool(work, pool, processes, threads, method, chunksize))
+                    step(f"{work.mode}: process_pool x{processes} {method} chunksize {chunksize}")
+        finally:
+            pool.terminate()
+            pool.join()
+    return records
+
+
+def warm_up(model: Any, settings: StudySettings) -> None:
+    """First calls of the model at the batch shapes used (oneDNN builds its kernels then)."""
+    import torch
+
+    with torch.inference_mode():
+        for batch in (1, settings.batch_size):
+            for candidate in (model, _channels_last(model)):
+                x = torch.zeros(batch, 3, CROP, CROP)
+                if candidate is not model:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                candidate(x)
+
+
+def run_study(settings: StudySettings, step: Callable[[str], None] = lambda label: None) -> list[Record]:
+    """All workloads of ``settings``; ``step(label)`` is called after each configuration."""
+    from fastops._resnet import resnet18
+
+    factory = functools.partial(resnet18, SEED)
+    model = factory()
+    warm_up(model, settings)
+    images = make_images(settings.images)
+    records = []
+    with tempfile.TemporaryDirectory(prefix="fastops-study-") as directory:
+        for mode in settings.modes:
+            if mode == "compute":
+                work = Workload(mode, list(images), _identity, factory, settings, model)
+            else:
+                paths = write_images(images, directory)
+                loader = functools.partial(read_image, latency_s=settings.latency_s)
+                work = Workload(mode, paths, loader, factory, settings, model)
+            records += run_workload(work, step)
+    return records
