@@ -73,8 +73,9 @@ def tensorflow_module(threads: int) -> ModuleType:
 
 
 def gflops(flops: int, call: Callable[[], Any], repeat: int = 3) -> float:
-    """GFLOP/s of ``call``: ``flops`` over the best of ``repeat`` timeit samples of >= 0.2 s each."""
+    """GFLOP/s of ``call``: ``flops`` over the best of ``repeat`` timeit samples of >= 0.2 s each,
+    to 2 decimals (asv prints track values as they are)."""
     timer = timeit.Timer(call)
     number, _ = timer.autorange()
     seconds = min(timer.repeat(repeat=repeat, number=number)) / number
-    return flops / seconds / 1e9
+    return round(flops / seconds / 1e9, 2)

@@ -14,7 +14,8 @@ and its top-5 classes are checked against the sequential baseline.  Two workload
 Strategies (``workers`` is the knob the strategy scales):
 
 * ``sequential``  -- one image at a time: load, PyTorch preprocessing, batch-1 model call;
-* ``thread_pool`` -- the same per-image task in ``ThreadPoolExecutor(workers).map``;
+* ``thread_pool`` -- the same per-image task in ``ThreadPoolExecutor(workers).map``, with
+  torch's default thread count (all cores) and with ``cores // workers`` (at least 1);
 * ``process_pool`` -- the same task in ``multiprocessing.Pool(workers)`` (spawn),
   ``imap`` / ``imap_unordered`` with several chunksizes; each process runs
   ``cores // workers`` torch threads (at least 1);
@@ -23,6 +24,9 @@ Strategies (``workers`` is the knob the strategy scales):
 * ``fastops_pipeline`` -- ``fastops.Pipeline``: I/O threads load, a worker thread runs
   ``fastops.preprocess`` on the next batch while the model (``workers`` torch threads)
   runs on this one.
+
+and, for reference in the compute workload, ``model_only``: the model alone on batches
+preprocessed beforehand, the ceiling of every batched strategy.
 
 The per-image PyTorch preprocessing is PyTorch's fastest form: antialiased bilinear
 ``F.interpolate`` on the uint8 tensor in channels_last (what torchvision's
@@ -52,6 +56,8 @@ __all__ = ["StudySettings", "Record", "run_study", "MODES", "STRATEGIES"]
 
 MODES = ("compute", "io")
 STRATEGIES = ("sequential", "thread_pool", "process_pool", "intra_op", "fastops_pipeline")
+# Not a strategy: the model alone on ready batches, the ceiling of the batched ones.
+MODEL_ONLY = "model_only"
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 RESIZE, CROP = 256, 224
@@ -278,16 +284,15 @@ def run_sequential(work: Workload) -> tuple[Record, np.ndarray]:
     return _record(work, "sequential", 1, f"torch threads {cores}", wall, timings), np.stack(logits)
 
 
-def run_thread_pool(work: Workload, workers: int) -> tuple[Record, np.ndarray]:
-    """``ThreadPoolExecutor.map`` over images; torch keeps its default thread count (all cores)."""
+def run_thread_pool(work: Workload, workers: int, torch_threads: int) -> tuple[Record, np.ndarray]:
+    """``ThreadPoolExecutor.map`` over images, ``torch_threads`` per model call."""
     timings = _Timings()
     task = functools.partial(classify_one, work.model, work.loader, timings=timings)
-    cores = work.settings.cores
-    with _torch_threads(cores), ThreadPoolExecutor(workers) as pool:
+    with _torch_threads(torch_threads), ThreadPoolExecutor(workers) as pool:
         start = time.perf_counter()
         logits = list(pool.map(task, work.items))
         wall = time.perf_counter() - start
-    return (_record(work, "thread_pool", workers, f"torch threads {cores}", wall, timings),
+    return (_record(work, "thread_pool", workers, f"torch threads {torch_threads}", wall, timings),
             np.stack(logits))
 
 
@@ -337,6 +342,31 @@ def run_intra_op(work: Workload, threads: int, channels_last: bool) -> tuple[Rec
         wall = time.perf_counter() - start
     config = f"batch {batch}" + (", channels_last" if channels_last else "")
     return _record(work, "intra_op", threads, config, wall, timings), np.concatenate(logits)
+
+
+def run_model_only(work: Workload, threads: int, channels_last: bool) -> tuple[Record, np.ndarray]:
+    """The ceiling of the batched strategies: the model alone on batches preprocessed
+    beforehand (by fastops, untimed) and held in memory."""
+    import torch
+
+    from fastops.preprocess import preprocess
+
+    model = _channels_last(work.model) if channels_last else work.model
+    batch = work.settings.batch_size
+    batches = [torch.from_numpy(preprocess(
+        [work.loader(item) for item in work.items[first:first + batch]], size=RESIZE, crop=CROP,
+        mean=MEAN, std=STD, layout="NHWC" if channels_last else "NCHW"))
+        for first in range(0, len(work.items), batch)]
+    if channels_last:
+        batches = [x.permute(0, 3, 1, 2) for x in batches]
+    timings = _Timings()
+    with _torch_threads(threads), torch.inference_mode():
+        start = time.perf_counter()
+        logits = np.concatenate([model(x).numpy() for x in batches])
+        wall = time.perf_counter() - start
+    timings.add(0.0, 0.0, wall)
+    config = f"batch {batch}" + (", channels_last" if channels_last else "") + ", inputs ready"
+    return _record(work, "model_only", threads, config, wall, timings), logits
 
 
 def run_pipeline(work: Workload, torch_threads: int, channels_last: bool) -> tuple[Record, np.ndarray]:
@@ -393,26 +423,35 @@ def top5_mismatches(reference: np.ndarray, logits: np.ndarray, tolerance: float)
 # --------------------------------------------------------------------------- driver
 
 
-def plan(settings: StudySettings) -> list[tuple[str, Callable[[Workload], tuple[Record, np.ndarray]]]]:
-    """(label, run) for every configuration of one workload, process pools last."""
+def plan(settings: StudySettings, mode: str) -> list[tuple[str, Callable[[Workload], tuple[Record, np.ndarray]]]]:
+    """(label, run) for every configuration of one workload but the process pools.
+
+    Pools run the model with all cores' torch threads (the recipe's default) and with
+    ``cores // workers`` (no oversubscription), batched strategies with 1..cores torch
+    threads, in the default NCHW and in channels_last layout."""
     cores = settings.cores
     runs: list[tuple[str, Callable[[Workload], tuple[Record, np.ndarray]]]] = [
         ("sequential", run_sequential)]
-    runs += [(f"thread_pool x{w}", functools.partial(run_thread_pool, workers=w))
-             for w in settings.thread_workers]
+    runs += [(f"thread_pool x{w} torch threads {t}",
+              functools.partial(run_thread_pool, workers=w, torch_threads=t))
+             for w in settings.thread_workers for t in sorted({max(1, cores // w), cores})]
     runs += [(f"intra_op x{t}{' channels_last' * cl}",
               functools.partial(run_intra_op, threads=t, channels_last=cl))
              for cl in (False, True) for t in range(1, cores + 1)]
     runs += [(f"fastops_pipeline x{t}{' NHWC' * cl}",
               functools.partial(run_pipeline, torch_threads=t, channels_last=cl))
              for cl in (False, True) for t in sorted({max(1, cores - 1), cores})]
+    if mode == "compute":
+        runs += [(f"model_only x{cores}{' channels_last' * cl}",
+                  functools.partial(run_model_only, threads=cores, channels_last=cl))
+                 for cl in (False, True)]
     return runs
 
 
 def count_runs(settings: StudySettings) -> int:
     per_pool = 2 * len(settings.chunksizes)
-    return len(settings.modes) * (len(plan(settings))
-                                  + len(settings.process_workers) * per_pool)
+    return sum(len(plan(settings, mode)) + len(settings.process_workers) * per_pool
+               for mode in settings.modes)
 
 
 def run_workload(work: Workload, step: Callable[[str], None]) -> list[Record]:
@@ -430,7 +469,7 @@ def run_workload(work: Workload, step: Callable[[str], None]) -> list[Record]:
         record.top5_mismatches = top5_mismatches(reference, logits, tolerance)
         records.append(record)
 
-    for label, run in plan(work.settings):
+    for label, run in plan(work.settings, work.mode):
         keep(*run(work))
         step(f"{work.mode}: {label}")
     for processes in work.settings.process_workers:

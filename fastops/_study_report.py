@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastops._bench import _align, pyplot
-from fastops._study import STRATEGIES, Record
+from fastops._study import MODEL_ONLY, STRATEGIES, Record
 
 __all__ = ["format_table", "summary", "study_json", "plot_study"]
 
@@ -48,8 +48,8 @@ def format_table(records: Sequence[Record]) -> str:
 
 
 def summary(records: Sequence[Record]) -> list[str]:
-    """Per workload: the fastops pipeline's best against the best thread/process-pool recipe
-    and against the best batched intra-op run."""
+    """Per workload: the fastops pipeline's best against the best thread/process-pool recipe,
+    the best batched intra-op run and the model alone on ready batches."""
     lines = []
     for mode in dict.fromkeys(r.mode for r in records):
         rows = [r for r in records if r.mode == mode]
@@ -57,7 +57,8 @@ def summary(records: Sequence[Record]) -> list[str]:
         if pipeline is None:
             continue
         for label, strategies in (("best recipe (thread/process pool)", RECIPES),
-                                  ("best intra_op", ["intra_op"])):
+                                  ("best intra_op", ["intra_op"]),
+                                  ("the model alone (ceiling)", [MODEL_ONLY])):
             other = _best(rows, strategies)
             if other is not None:
                 lines.append(
@@ -81,7 +82,7 @@ def plot_study(records: Sequence[Record], path: str | os.PathLike) -> None:
     fig, axes = plt.subplots(1, len(modes), figsize=(6.5 * len(modes), 4.8), squeeze=False)
     for ax, mode in zip(axes[0], modes):
         rows = [r for r in records if r.mode == mode]
-        for strategy in STRATEGIES:
+        for strategy in (*STRATEGIES, MODEL_ONLY):
             best: dict[int, Record] = {}
             for r in rows:
                 if r.strategy == strategy and (r.workers not in best

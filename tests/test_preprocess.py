@@ -36,6 +36,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from fastops import preprocess
+from fastops.preprocess import output_shape as preprocess_output_shape
 from fastops.testing import preprocess_reference, preprocess_resized_shape
 
 # --------------------------------------------------------------------------
@@ -509,6 +510,29 @@ def test_out_with_list_input():
     out = np.empty((2, 10, 12, 3), np.float32)
     assert preprocess(images, size=(10, 12), layout="NHWC", out=out) is out
     np.testing.assert_array_equal(out, preprocess(images, size=(10, 12), layout="NHWC"))
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("images, size, crop", [
+    ([(30, 40, 3), (22, 18)], (10, 12), None),
+    ([(480, 640, 3), (640, 480, 4), (375, 500)], 256, 224),
+    ([(9, 7, 1)], None, None),
+    ([(20, 50, 3)] * 3, 16, (16, 30)),
+])
+def test_output_shape_is_the_shape_preprocess_returns(images, size, crop, layout):
+    arrays = [np.zeros(shape, np.uint8) for shape in images]
+    shape = preprocess_output_shape(arrays, size=size, crop=crop, layout=layout)
+    assert shape == preprocess(arrays, size=size, crop=crop, layout=layout).shape
+
+
+def test_output_shape_raises_what_preprocess_raises():
+    images = [np.zeros((30, 40, 3), np.uint8), np.zeros((20, 20, 3), np.uint8)]
+    with pytest.raises(ValueError, match="different sizes"):
+        preprocess_output_shape(images, size=10)
+    with pytest.raises(ValueError, match="layout"):
+        preprocess_output_shape(images, size=(8, 8), layout="CHW")
+    with pytest.raises(TypeError, match="uint8"):
+        preprocess_output_shape([np.zeros((4, 4, 3))], size=2)
 
 
 def test_out_errors():

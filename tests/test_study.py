@@ -48,12 +48,20 @@ def reference(work):
 
 
 STRATEGY_RUNS = {
-    "thread_pool": functools.partial(_study.run_thread_pool, workers=3),
+    "thread_pool": functools.partial(_study.run_thread_pool, workers=3, torch_threads=1),
     "intra_op": functools.partial(_study.run_intra_op, threads=1, channels_last=False),
     "intra_op channels_last": functools.partial(_study.run_intra_op, threads=2, channels_last=True),
     "fastops_pipeline": functools.partial(_study.run_pipeline, torch_threads=1, channels_last=False),
     "fastops_pipeline NHWC": functools.partial(_study.run_pipeline, torch_threads=2, channels_last=True),
 }
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_model_only_runs_the_model_on_ready_batches(work, reference, channels_last):
+    record, logits = _study.run_model_only(work, threads=2, channels_last=channels_last)
+    assert record.strategy == "model_only" and record.model_s == record.wall_s > 0
+    assert record.preprocess_s == record.load_s == 0
+    np.testing.assert_allclose(logits, reference, atol=0.05, rtol=0)
 
 
 @pytest.mark.parametrize("name", STRATEGY_RUNS)
@@ -133,7 +141,8 @@ def records() -> list[Record]:
     rows = [("sequential", 1, 2.0), ("thread_pool", 4, 1.6), ("process_pool", 2, 1.25),
             ("intra_op", 2, 1.1), ("fastops_pipeline", 2, 1.0), ("fastops_pipeline", 1, 1.9)]
     return [Record(mode, strategy, workers, "cfg", 100, wall, 0.0, 0.1, 1.5 * wall, 0.01)
-            for mode in ("compute", "io") for strategy, workers, wall in rows]
+            for mode in ("compute", "io") for strategy, workers, wall in rows] + [
+        Record("compute", "model_only", 2, "cfg", 100, 0.9, model_s=0.9)]
 
 
 def test_table_has_a_block_per_mode_with_ratios_to_sequential():
@@ -145,9 +154,11 @@ def test_table_has_a_block_per_mode_with_ratios_to_sequential():
 
 def test_summary_compares_the_pipeline_with_the_best_recipe_and_intra_op():
     lines = _study_report.summary(records())
-    assert len(lines) == 4
+    assert len(lines) == 5
     assert "100.0 images/s = 1.25 x best recipe" in lines[0] and "process_pool x2" in lines[0]
     assert "= 1.10 x best intra_op" in lines[1]
+    assert "= 0.90 x the model alone (ceiling)" in lines[2]
+    assert lines[3].startswith("io: ") and len([line for line in lines if "ceiling" in line]) == 1
 
 
 def test_json_records_name_strategy_workers_and_throughput():
@@ -187,4 +198,5 @@ def test_study_settings_follow_the_options():
     assert (settings.images, settings.batch_size, settings.latency_s, settings.modes) == (
         10, 2, 0.005, ("io",))
     assert settings.thread_workers == quick.thread_workers
-    assert _study.count_runs(settings) == len(_study.plan(settings)) + 2 * 2 * len(quick.process_workers)
+    assert _study.count_runs(settings) == len(_study.plan(settings, "io")) + 2 * 2 * len(quick.process_workers)
+    assert len(_study.plan(settings, "compute")) == len(_study.plan(settings, "io")) + 2  # model_only
