@@ -33,6 +33,11 @@ cdef int _available_cpus():
     return n
 
 
+def available_cpus() -> int:
+    """CPUs this process may use (affinity mask, cgroup v2 quota)."""
+    return _available_cpus()
+
+
 def openmp_enabled() -> bool:
     """True when the extension modules were compiled with OpenMP."""
     return bool(FO_OPENMP_ENABLED)

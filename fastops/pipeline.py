@@ -15,6 +15,8 @@ a model that releases it too (PyTorch, TensorFlow, ONNX Runtime do).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 import itertools
 import sys
@@ -28,13 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from fastops.preprocess import output_shape, preprocess
+from fastops._openmp_helpers import openmp_effective_n_threads
+from fastops.preprocess import _options, output_shape, preprocess
 
 __all__ = ["Pipeline", "PipelineStats"]
 
-# Options of ``preprocess`` that the pipeline sets itself.
+# Options of ``preprocess`` that the pipeline sets itself; the others, with their defaults.
 _OWN_OPTIONS = frozenset({"images", "out", "num_threads"})
-_PREPROCESS_OPTIONS = frozenset(inspect.signature(preprocess).parameters) - _OWN_OPTIONS
+_PREPROCESS_DEFAULTS = {name: p.default for name, p in inspect.signature(preprocess).parameters.items()
+                        if name not in _OWN_OPTIONS}
+_THREAD_PREFIX = "fastops-"
 
 
 @dataclass
@@ -52,10 +57,17 @@ class PipelineStats:
     wait_s: float = 0.0
     preprocess_s: float = 0.0
     load_s: float = 0.0
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False,
+                                              compare=False)
 
     @property
     def images_per_s(self) -> float:
         return self.images / self.wall_s if self.wall_s > 0 else 0.0
+
+    def add(self, name: str, seconds: float) -> None:
+        """Add to a time field from any thread."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + seconds)
 
 
 class _Buffers:
@@ -78,15 +90,13 @@ class _Buffers:
             self._free.setdefault(array.shape, []).append(array)
 
 
-def _batches(images: Iterable[Any], batch_size: int) -> Iterator[Any]:
-    """Slices of an (N, H, W, C) array (views), else lists of ``batch_size`` items."""
-    if isinstance(images, np.ndarray):
-        if images.ndim != 4:
-            raise ValueError(f"an image array must be (N, H, W, C), got shape {images.shape}")
-        for start in range(0, len(images), batch_size):
-            yield images[start:start + batch_size]
+def _batches(items: Iterable[Any], batch_size: int, image_array: bool) -> Iterator[Any]:
+    """Slices of an (N, H, W, C) image array (views), else lists of ``batch_size`` items."""
+    if image_array:
+        for start in range(0, len(items), batch_size):
+            yield items[start:start + batch_size]
         return
-    items = iter(images)
+    items = iter(items)
     while batch := list(itertools.islice(items, batch_size)):
         yield batch
 
@@ -105,12 +115,11 @@ def _torch_call(model: Any, nhwc: bool) -> Callable[[np.ndarray], Any] | None:
     return call
 
 
-def _shares_memory(result: Any, buffer: np.ndarray) -> bool:
-    """Whether the model returned (a view of) its input buffer, which must then not be reused."""
-    try:
-        return np.may_share_memory(np.asarray(result), buffer)
-    except (TypeError, ValueError, RuntimeError):
-        return False
+def _stop(pool: ThreadPoolExecutor) -> None:
+    """Cancel queued work and join the threads (unless called from one of them, as a
+    garbage collection on a worker thread may do: then the threads end by themselves)."""
+    own = threading.current_thread().name.startswith(_THREAD_PREFIX)
+    pool.shutdown(wait=not own, cancel_futures=True)
 
 
 class Pipeline:
@@ -123,8 +132,7 @@ class Pipeline:
         float array (n <= batch_size), and returning anything.  A
         ``torch.nn.Module`` gets a tensor instead (zero copy, under
         ``torch.inference_mode()``; with ``layout="NHWC"``, a channels_last view of
-        logical shape (n, 3, h, w)).  The model must not keep its input after it
-        returns: the buffer is reused for a later batch.
+        logical shape (n, 3, h, w)).
     batch_size : images per model call.
     loader : optional callable item -> uint8 image (e.g. a path -> array reader);
         it runs in ``io_workers`` threads so that reading overlaps compute.
@@ -134,13 +142,17 @@ class Pipeline:
         ``num_threads``); 1 by default, leaving the other cores to the model.
     prefetch : batches preprocessed (and loaded) ahead of the model, >= 1.
     **preprocess_options : the options of ``fastops.preprocess`` (size, crop,
-        mean, std, antialias, channels, layout, dtype).
+        mean, std, antialias, channels, layout, dtype), validated here.
 
     ``map(images)`` yields the model's output per batch, in input order; ``run``
-    collects them in a list.  ``stats`` describes the last run.  An exception in a
-    loader, in preprocessing or in the model is raised in the caller, after the
-    outputs of the batches before it; the threads are stopped before ``map``
-    returns, raises or is closed.
+    collects them in a list.  ``stats`` describes the latest run.  A batch buffer is
+    reused only when nothing references it any more after the model call, so a
+    model may return or keep (views of) its input.  An exception in a loader, in
+    preprocessing or in the model is raised in the caller after the outputs of the
+    batches before it; one raised by the `images` iterable, after the outputs of
+    every batch read before it.  The threads are stopped when the iterator is
+    exhausted, raises or is closed (``contextlib.closing(pipe.map(...))`` closes
+    one you stop reading early; an abandoned one is closed when collected).
     """
 
     def __init__(self, model: Callable[[Any], Any], *, batch_size: int = 32,
@@ -157,10 +169,13 @@ class Pipeline:
                 raise TypeError(f"{name} must be an int, got {value!r}")
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        unknown = set(preprocess_options) - _PREPROCESS_OPTIONS
+        unknown = set(preprocess_options) - set(_PREPROCESS_DEFAULTS)
         if unknown:
             raise TypeError(f"unknown preprocess options {sorted(unknown)}; the options are "
-                            f"{sorted(_PREPROCESS_OPTIONS)}")
+                            f"{sorted(_PREPROCESS_DEFAULTS)}")
+        options = {**_PREPROCESS_DEFAULTS, **preprocess_options}
+        out_dtype, _, _ = _options(**options)
+        openmp_effective_n_threads(preprocess_threads)
         self.model = model
         self.batch_size = int(batch_size)
         self.loader = loader
@@ -168,50 +183,43 @@ class Pipeline:
         self.workers = int(workers)
         self.preprocess_threads = preprocess_threads
         self.prefetch = int(prefetch)
-        self.preprocess_options = preprocess_options
-        nhwc = preprocess_options.get("layout", "NCHW") == "NHWC"
-        self._call_model = _torch_call(model, nhwc) or model
-        self._buffers = _Buffers(np.dtype(preprocess_options.get("dtype", np.float32)))
-        self._timing_lock = threading.Lock()
+        self.preprocess_options = options
+        self._call_model = _torch_call(model, options["layout"] == "NHWC") or model
+        self._buffers = _Buffers(out_dtype)
         self.stats = PipelineStats()
 
     # ----------------------------------------------------------------- worker side
 
-    def _add(self, field: str, seconds: float) -> None:
-        with self._timing_lock:
-            setattr(self.stats, field, getattr(self.stats, field) + seconds)
-
-    def _load(self, item: Any) -> Any:
+    def _load(self, stats: PipelineStats, item: Any) -> Any:
         start = time.perf_counter()
         try:
             return self.loader(item)
         finally:
-            self._add("load_s", time.perf_counter() - start)
+            stats.add("load_s", time.perf_counter() - start)
 
-    def _prepare(self, batch: Any) -> np.ndarray:
-        """Preprocess one batch (its items, or futures of loaded images) into a reused buffer."""
-        if isinstance(batch, list) and batch and isinstance(batch[0], Future):
+    def _prepare(self, stats: PipelineStats, batch: Any, loading: bool) -> np.ndarray:
+        """Preprocess one batch (its images, or futures of them when `loading`) into a buffer."""
+        if loading:
             batch = [future.result() for future in batch]
         start = time.perf_counter()
         options = self.preprocess_options
-        shape = output_shape(batch, size=options.get("size"), crop=options.get("crop"),
-                             layout=options.get("layout", "NCHW"))
-        out = self._buffers.take(shape)
+        out = self._buffers.take(output_shape(batch, size=options["size"], crop=options["crop"],
+                                              layout=options["layout"]))
         preprocess(batch, out=out, num_threads=self.preprocess_threads, **options)
-        self._add("preprocess_s", time.perf_counter() - start)
+        stats.add("preprocess_s", time.perf_counter() - start)
         return out
 
     # ----------------------------------------------------------------- caller side
 
-    def _run_model(self, prepared: Future) -> Any:
+    def _run_model(self, stats: PipelineStats, prepared: Future) -> Any:
         start = time.perf_counter()
         batch = prepared.result()
+        references = sys.getrefcount(batch)
         ready = time.perf_counter()
         result = self._call_model(batch)
         done = time.perf_counter()
-        if not _shares_memory(result, batch):
+        if sys.getrefcount(batch) == references:     # the model kept no view of it
             self._buffers.give(batch)
-        stats = self.stats
         stats.wait_s += ready - start
         stats.model_s += done - ready
         stats.images += len(batch)
@@ -224,27 +232,46 @@ class Pipeline:
         images : an (N, H, W, C) uint8 array, or any iterable of images (arrays of
             differing sizes) -- or of loader items, such as paths, with a ``loader``.
         """
-        self.stats = stats = PipelineStats()
+        image_array = self.loader is None and isinstance(images, np.ndarray)
+        if image_array and images.ndim != 4:
+            raise ValueError(f"an image array must be (N, H, W, C), got shape {images.shape}")
+        self.stats = PipelineStats()
+        return self._map(_batches(images, self.batch_size, image_array), self.stats)
+
+    def _map(self, batches: Iterator[Any], stats: PipelineStats) -> Iterator[Any]:
         start = time.perf_counter()
-        io_pool = (ThreadPoolExecutor(self.io_workers, thread_name_prefix="fastops-io")
-                   if self.loader is not None else None)
-        workers = ThreadPoolExecutor(self.workers, thread_name_prefix="fastops-preprocess")
+        loading = self.loader is not None
+        io_pool = (ThreadPoolExecutor(self.io_workers, thread_name_prefix=_THREAD_PREFIX + "io")
+                   if loading else None)
+        workers = ThreadPoolExecutor(self.workers, thread_name_prefix=_THREAD_PREFIX + "preprocess")
+        prepare = functools.partial(self._prepare, stats, loading=loading)
+        load = functools.partial(self._load, stats)
         pending: deque[Future] = deque()
+        source_error: Exception | None = None
         try:
-            for batch in _batches(images, self.batch_size):
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                except Exception as exc:        # finish the batches read so far first
+                    source_error = exc
+                    break
                 if io_pool is not None:
-                    batch = [io_pool.submit(self._load, item) for item in batch]
-                pending.append(workers.submit(self._prepare, batch))
+                    batch = [io_pool.submit(load, item) for item in batch]
+                pending.append(workers.submit(prepare, batch))
                 if len(pending) > self.prefetch:
-                    yield self._run_model(pending.popleft())
+                    yield self._run_model(stats, pending.popleft())
             while pending:
-                yield self._run_model(pending.popleft())
+                yield self._run_model(stats, pending.popleft())
+            if source_error is not None:
+                raise source_error
         finally:
             for future in pending:
                 future.cancel()
             if io_pool is not None:
-                io_pool.shutdown(wait=True, cancel_futures=True)
-            workers.shutdown(wait=True, cancel_futures=True)
+                _stop(io_pool)
+            _stop(workers)
             stats.wall_s = time.perf_counter() - start
 
     def run(self, images: Iterable[Any]) -> list[Any]:

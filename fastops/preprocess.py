@@ -119,6 +119,26 @@ def _result_shape(n: int, oh: int, ow: int, layout: str) -> tuple[int, int, int,
     return (n, 3, oh, ow) if layout == "NCHW" else (n, oh, ow, 3)
 
 
+def _options(size, crop, mean, std, antialias, channels, layout,
+             dtype) -> tuple[np.dtype, np.ndarray, np.ndarray]:
+    """Validate the options that do not depend on the images; returns the output
+    dtype and the per-channel mean and std."""
+    out_dtype = np.dtype(dtype)
+    if out_dtype not in _OUT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float16, got {out_dtype}")
+    _check_layout(layout)
+    if channels not in ("RGB", "BGR"):
+        raise ValueError(f"channels must be 'RGB' or 'BGR', got {channels!r}")
+    if not isinstance(antialias, (bool, np.bool_)):
+        raise TypeError(f"antialias must be a bool, got {antialias!r}")
+    _resized_shape(1, 1, size)
+    _pair(crop, "crop")
+    mean_c, std_c = _per_channel(mean, "mean", 0.0), _per_channel(std, "std", 1.0)
+    if np.any(std_c == 0):
+        raise ValueError(f"std must not contain zeros, got {std!r}")
+    return out_dtype, mean_c, std_c
+
+
 def output_shape(images, *, size: int | tuple[int, int] | None = None,
                  crop: int | tuple[int, int] | None = None,
                  layout: Literal["NCHW", "NHWC"] = "NCHW") -> tuple[int, int, int, int]:
@@ -163,17 +183,7 @@ def preprocess(images, *, size: int | tuple[int, int] | None = None,
     ndarray (N, 3, h, w) or (N, h, w, 3) of `dtype`.  The GIL is released.
     """
     arrays, shapes = _as_images(images)
-    out_dtype = np.dtype(dtype)
-    if out_dtype not in _OUT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float16, got {out_dtype}")
-    _check_layout(layout)
-    if channels not in ("RGB", "BGR"):
-        raise ValueError(f"channels must be 'RGB' or 'BGR', got {channels!r}")
-    if not isinstance(antialias, (bool, np.bool_)):
-        raise TypeError(f"antialias must be a bool, got {antialias!r}")
-    mean_c, std_c = _per_channel(mean, "mean", 0.0), _per_channel(std, "std", 1.0)
-    if np.any(std_c == 0):
-        raise ValueError(f"std must not contain zeros, got {std!r}")
+    out_dtype, mean_c, std_c = _options(size, crop, mean, std, antialias, channels, layout, dtype)
     plans, (oh, ow) = _plans(shapes, size, crop)
     n_threads = openmp_effective_n_threads(num_threads)
     shape = _result_shape(len(arrays), oh, ow, layout)

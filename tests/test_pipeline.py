@@ -12,6 +12,7 @@ module) so the tests run in a fraction of a second.
 from __future__ import annotations
 
 import random
+import signal
 import threading
 import time
 
@@ -93,11 +94,27 @@ def test_loader_output_keeps_input_order_under_random_delays():
     assert_outputs_equal(pipe.run(range(len(images))), sequential(per_image_mean, images, 3, **OPTIONS))
 
 
-def test_model_returning_its_input_gets_fresh_buffers():
-    """The buffer a model returns (or a view of it) is not reused for a later batch."""
+@pytest.mark.parametrize("model", [
+    lambda batch: batch[:, 0],                          # a view
+    lambda batch: (batch, 0),                           # inside a tuple
+    lambda batch: list(batch),                          # a list of views
+    lambda batch: {"x": batch[:, 1]},                   # inside a dict
+], ids=["view", "tuple", "list", "dict"])
+def test_model_output_referencing_its_input_gets_fresh_buffers(model):
+    """A buffer the model's output still references is not reused for a later batch."""
     images = images_of_sizes(12, seed=4)
-    pipe = Pipeline(lambda batch: batch[:, 0], batch_size=2, prefetch=1, **OPTIONS)
-    assert_outputs_equal(pipe.run(images), sequential(lambda b: b[:, 0], images, 2, **OPTIONS))
+    actual = Pipeline(model, batch_size=2, prefetch=1, **OPTIONS).run(images)
+    expected = sequential(model, images, 2, **OPTIONS)
+    assert len(actual) == len(expected)
+    for a, e in zip(actual, expected):
+        np.testing.assert_equal(a, e)
+
+
+def test_model_keeping_its_input_gets_fresh_buffers():
+    kept = []
+    images = images_of_sizes(8, seed=5)
+    Pipeline(kept.append, batch_size=2, prefetch=1, **OPTIONS).run(images)
+    assert_outputs_equal(kept, sequential(lambda b: b, images, 2, **OPTIONS))
 
 
 def test_buffers_are_reused_between_batches():
@@ -146,26 +163,29 @@ def test_loaders_run_concurrently():
 
 
 def test_next_batch_is_loaded_and_preprocessed_while_the_model_runs():
-    next_batch_ready = threading.Event()
-    calls = []
+    """Batch 2 is only loaded once the model has started on batch 1, and the model
+    only returns from batch 1 once batch 2 is ready: this passes only if they overlap."""
+    model_started, batch2_ready = threading.Event(), threading.Event()
+    images = images_of_sizes(4)
 
     def load(index: int) -> np.ndarray:
+        if index >= 2:
+            assert model_started.wait(timeout=10), "the model never started"
         return images[index]
 
     def model(batch: np.ndarray) -> int:
-        calls.append(len(calls))
-        if len(calls) == 1:      # the first call waits for batch 2 to be ready
-            assert next_batch_ready.wait(timeout=10), "batch 2 was not prepared during batch 1"
+        if not model_started.is_set():
+            model_started.set()
+            assert batch2_ready.wait(timeout=10), "batch 2 was not prepared during batch 1"
         return len(batch)
 
-    images = images_of_sizes(4)
     pipe = Pipeline(model, batch_size=2, loader=load, **OPTIONS)
     original = pipe._prepare
 
-    def prepare(batch):
-        out = original(batch)
-        if len(calls) == 1:
-            next_batch_ready.set()
+    def prepare(stats, batch, loading):
+        out = original(stats, batch, loading)
+        if model_started.is_set():
+            batch2_ready.set()
         return out
 
     pipe._prepare = prepare
@@ -207,10 +227,8 @@ def test_model_error_or_interrupt_stops_the_threads(error):
     def model(batch):
         raise error
 
-    blocked = threading.Event()
-
     def load(image):
-        blocked.wait(0.01)
+        time.sleep(0.01)
         return image
 
     with pytest.raises(type(error)):
@@ -225,6 +243,70 @@ def test_closing_the_generator_early_stops_the_threads():
     outputs.close()
     assert pipeline_threads() == []
     assert pipe.stats.batches == 1
+
+
+def test_error_from_the_input_iterable_comes_after_the_batches_read_before_it():
+    images = images_of_sizes(5)
+
+    def source():
+        yield from images
+        raise Boom("source failed")
+
+    outputs = []
+    with pytest.raises(Boom, match="source failed"):
+        for out in Pipeline(per_image_mean, batch_size=1, prefetch=4, **OPTIONS).map(source()):
+            outputs.append(out)
+    assert_outputs_equal(outputs, sequential(per_image_mean, images, 1, **OPTIONS))
+
+
+def test_ctrl_c_while_waiting_for_a_batch_stops_the_threads():
+    """SIGINT arrives while the caller blocks on a batch that is still loading."""
+    loading = threading.Event()
+
+    def load(image):
+        loading.set()
+        time.sleep(0.2)
+        return image
+
+    def press_ctrl_c():
+        loading.wait(10)
+        time.sleep(0.05)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    assert threading.current_thread() is threading.main_thread()
+    pipe = Pipeline(per_image_mean, batch_size=2, loader=load, **OPTIONS)
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    with pytest.raises(KeyboardInterrupt):
+        pipe.run(images_of_sizes(10))
+    presser.join()
+    assert pipe.stats.batches == 0
+
+
+def test_abandoned_iterator_is_closed_when_collected():
+    pipe = Pipeline(per_image_mean, batch_size=2, loader=lambda im: im, prefetch=3, **OPTIONS)
+    outputs = pipe.map(images_of_sizes(40))
+    for _ in outputs:
+        break
+    assert pipeline_threads() != []
+    del outputs
+    assert pipeline_threads() == []
+
+
+def test_interleaved_runs_keep_their_own_stats():
+    pipe = Pipeline(per_image_mean, batch_size=2, **OPTIONS)
+    first, second = pipe.map(images_of_sizes(6)), pipe.map(images_of_sizes(10))
+    stats_second = pipe.stats
+    list(zip(first, second))
+    list(second)
+    assert (stats_second.images, stats_second.batches) == (10, 5)
+    assert pipe.stats is stats_second
+
+
+def test_an_array_of_loader_items_is_iterated_not_sliced():
+    images = images_of_sizes(5)
+    pipe = Pipeline(per_image_mean, batch_size=2, loader=lambda i: images[i], **OPTIONS)
+    assert_outputs_equal(pipe.run(np.arange(5)), sequential(per_image_mean, images, 2, **OPTIONS))
 
 
 # ------------------------------------------------------------------ models
@@ -257,6 +339,12 @@ def test_torch_module_gets_a_tensor_and_nhwc_as_channels_last():
     (dict(loader="path"), TypeError, "loader must be callable"),
     (dict(resize=3), TypeError, r"unknown preprocess options \['resize'\]"),
     (dict(num_threads=2), TypeError, "unknown preprocess options"),
+    (dict(layout="CHW"), ValueError, "layout"),
+    (dict(dtype=np.float64), TypeError, "float32 or float16"),
+    (dict(mean=(1, 2)), ValueError, "mean must have 3 values"),
+    (dict(size=0), ValueError, "size must be positive"),
+    (dict(crop="x"), TypeError, "crop"),
+    (dict(preprocess_threads=0), ValueError, "num_threads"),
 ])
 def test_invalid_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
