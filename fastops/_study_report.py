@@ -32,7 +32,7 @@ def format_table(records: Sequence[Record]) -> str:
         rows = [r for r in records if r.mode == mode]
         base = next((r for r in rows if r.strategy == "sequential"), None)
         table = [["strategy", "workers", "config", "images/s", "x seq", "wall ms/img",
-                  "load", "preprocess", "model", "model waits", "top-5"]]
+                  "load", "preprocess", "model", "model waits", "output"]]
         for r in rows:
             table.append([
                 r.strategy, str(r.workers), r.config, f"{r.images_per_s:.1f}",
@@ -40,7 +40,7 @@ def format_table(records: Sequence[Record]) -> str:
                 _ms_per_image(r.wall_s, r.images), _ms_per_image(r.load_s, r.images),
                 _ms_per_image(r.preprocess_s, r.images), _ms_per_image(r.model_s, r.images),
                 _ms_per_image(r.wait_s, r.images),
-                "ok" if not r.top5_mismatches else f"{r.top5_mismatches} differ"])
+                "same" if not r.mismatches else f"{r.mismatches} differ"])
         lines = _align(table, left=3)
         lines.insert(1, "-" * len(lines[0]))
         blocks.append(f"[{mode}] {rows[0].images} images\n" + "\n".join(lines))

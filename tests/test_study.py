@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from fastops import _study, _study_report, preprocess  # noqa: E402
 from fastops._cli import main  # noqa: E402
 from fastops._study import Record, StudySettings, Workload  # noqa: E402
 
-SETTINGS = StudySettings(images=6, batch_size=4, latency_s=0.001, cores=2)
+SETTINGS = StudySettings(images=6, batch_size=4, latency_s=0.001, cores=2, repeats=1)
 TINY_MODEL = functools.partial(torch.nn.Sequential, torch.nn.AdaptiveAvgPool2d(4),
                                torch.nn.Flatten(), torch.nn.Linear(48, 10))
 
@@ -75,17 +76,29 @@ def test_strategy_reproduces_sequential_logits_and_accounts_its_time(name, work,
     np.testing.assert_allclose(logits, reference, atol=0.05, rtol=0)
 
 
-def test_process_pool_reproduces_sequential_logits(work, reference):
-    pool, threads = _study.start_process_pool(work, 1)
+def test_process_pool_reproduces_sequential_logits_in_every_process(work, reference):
+    pool, threads = _study.start_process_pool(work, 2)
     try:
+        assert len(set(pool.map(_study._pool_pid, range(8), chunksize=1))) == 2
         for method in ("imap", "imap_unordered"):
-            record, logits = _study.run_process_pool(work, pool, 1, threads, method, chunksize=2)
-            assert record.config == f"{method} chunksize 2, torch threads 2"
+            record, logits = _study.run_process_pool(work, pool, 2, threads, method, chunksize=2)
+            assert record.config == f"{method} chunksize 2, torch threads 1"
             np.testing.assert_allclose(logits, reference, atol=1e-5, rtol=0)
             assert record.model_s > 0
     finally:
         pool.terminate()
         pool.join()
+
+
+def test_run_workload_measures_every_planned_configuration(images):
+    settings = StudySettings(images=4, batch_size=2, cores=2, repeats=2, thread_workers=(2,),
+                             process_workers=(1,), chunksizes=(2,), few_torch_threads=True)
+    work = Workload("compute", images[:4], _study._identity, TINY_MODEL, settings)
+    labels = []
+    records = _study.run_workload(work, labels.append)
+    assert len(labels) == len(records) == _study.count_runs(replace(settings, modes=("compute",)))
+    assert {r.strategy for r in records} == {*_study.STRATEGIES, _study.MODEL_ONLY}
+    assert all(r.mismatches == 0 for r in records)
 
 
 def test_torch_preprocess_matches_fastops_within_uint8_rounding(images):
@@ -121,17 +134,29 @@ def test_resnet18_has_the_published_shape_and_seeded_weights():
 # ------------------------------------------------------------------ top-5 check
 
 
-def test_top5_mismatch_counts_real_differences_only():
-    ref = np.array([[9.0, 8.0, 7.0, 6.0, 5.0, 4.999, 1.0, 0.0]])
-    same = ref + 1e-4
-    near_tie = ref.copy()
-    near_tie[0, [4, 5]] = near_tie[0, [5, 4]]           # 5th and 6th swap: a tie
-    different = ref.copy()
-    different[0, 7] = 100.0                              # class 7 enters the top 5
-    assert _study.top5_mismatches(ref, same, tolerance=0.01) == 0
-    assert _study.top5_mismatches(ref, near_tie, tolerance=0.01) == 0
-    assert _study.top5_mismatches(ref, near_tie, tolerance=1e-4) == 1
-    assert _study.top5_mismatches(ref, different, tolerance=0.01) == 1
+def test_output_check_catches_wrong_rows_order_and_classes_but_not_rounding():
+    rng = np.random.default_rng(0)
+    # like a random-weight model: every image has nearly the same logits
+    ref = rng.normal(0, 1, 40)[None, :] + rng.normal(0, 0.1, (6, 40))
+    assert _study.output_mismatches(ref, ref + rng.normal(0, 1e-4, ref.shape)) == 0
+    assert _study.output_mismatches(ref, ref[::-1]) == 6            # same top-5 sets, wrong order
+    assert _study.output_mismatches(ref, ref[:3]) == 6              # rows missing
+    changed = ref.copy()
+    changed[2, np.argmin(changed[2] - ref.mean(0))] += 1.0          # a class jumps into image 2's top 5
+    assert _study.output_mismatches(ref, changed) == 1
+
+
+def test_output_check_tolerates_ties_at_the_fifth_class():
+    rng = np.random.default_rng(1)
+    ref = rng.normal(0, 0.1, (4, 20))
+    centered = ref - ref.mean(0)
+    order = np.argsort(centered[0])
+    fifth, sixth = order[-5], order[-6]
+    tied = ref.copy()
+    tied[:, sixth] += centered[0, fifth] - centered[0, sixth] - 1e-6   # image 0: 5th and 6th tie
+    swapped = tied.copy()
+    swapped[0, [fifth, sixth]] = tied[0, [sixth, fifth]]
+    assert _study.output_mismatches(tied, swapped) == 0
 
 
 # ------------------------------------------------------------------ report
@@ -150,6 +175,7 @@ def test_table_has_a_block_per_mode_with_ratios_to_sequential():
     assert table.count("[compute] 100 images") == table.count("[io] 100 images") == 1
     row = next(line for line in table.splitlines() if line.startswith("process_pool"))
     assert row.split()[3:7] == ["80.0", "1.60", "12.5", "-"]
+    assert row.split()[-1] == "same"
 
 
 def test_summary_compares_the_pipeline_with_the_best_recipe_and_intra_op():
@@ -192,11 +218,25 @@ def test_study_settings_follow_the_options():
 
     parser = build_parser()
     args = parser.parse_args(["study", "--quick", "--images", "10", "--batch-size", "2",
-                              "--latency-ms", "5", "--modes", "io"])
+                              "--latency-ms", "5", "--modes", "io", "--repeat", "2"])
     settings = _study_settings(args, parser)
-    quick = StudySettings.quick()
-    assert (settings.images, settings.batch_size, settings.latency_s, settings.modes) == (
-        10, 2, 0.005, ("io",))
-    assert settings.thread_workers == quick.thread_workers
-    assert _study.count_runs(settings) == len(_study.plan(settings, "io")) + 2 * 2 * len(quick.process_workers)
-    assert len(_study.plan(settings, "compute")) == len(_study.plan(settings, "io")) + 2  # model_only
+    assert (settings.images, settings.batch_size, settings.latency_s, settings.modes,
+            settings.repeats) == (10, 2, 0.005, ("io",), 2)
+    assert settings.pool_workers("io") == StudySettings.quick().pool_workers("io")
+
+
+def test_quick_grid_stays_small_on_many_cores():
+    quick, full = StudySettings.quick(), StudySettings()
+    assert replace(quick, cores=64).torch_threads() == [1, 64]
+    assert replace(full, cores=12).torch_threads() == [1, 2, 4, 8, 12]
+    assert _study.count_runs(replace(quick, cores=64)) == _study.count_runs(replace(quick, cores=2))
+
+
+def test_study_exits_1_when_outputs_differ(monkeypatch, capsys):
+    bad = records()
+    bad[3].mismatches = 2
+    monkeypatch.setattr(_study, "run_study", lambda settings, step: bad)
+    assert main(["study", "--quick", "--no-progress"]) == 1
+    assert "the outputs of 2 images differ" in capsys.readouterr().err
+    bad[3].mismatches = 0
+    assert main(["study", "--quick", "--no-progress"]) == 0
