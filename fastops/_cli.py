@@ -65,10 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print one JSON document (sorted keys)")
 
     bench = sub.add_parser("bench", help="benchmark fastops kernels against NumPy / PyTorch / TensorFlow")
-    bench.add_argument("--quick", action="store_true",
-                       help="small sizes, short samples (>= 2 ms), 3 repeats: under a minute")
-    bench.add_argument("--json", metavar="PATH", help="write configuration and all samples as JSON")
-    bench.add_argument("--plot", metavar="PATH", help="write a PNG plot (needs matplotlib)")
+    _add_run_options(bench, "small sizes, short samples (>= 2 ms), 3 repeats: under a minute",
+                     "configuration and all samples")
     bench.add_argument("--kernels", nargs="+", metavar="NAME", default=None,
                        help="kernels to benchmark (default: all registered)")
     bench.add_argument("--impls", nargs="+", metavar="NAME", default=None,
@@ -84,17 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fp64 peak GFLOP/s for the %%-of-peak column (default: measured by machine-limits)")
     bench.add_argument("--keep-blas-env", action="store_true",
                        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE instead of re-running without them")
-    bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
     compare = sub.add_parser("compare", help="bench --json result files side by side, with ratios vs the first")
     _compare.add_arguments(compare)
 
     study = sub.add_parser("study", help="ResNet-18 inference: thread pool vs process pool vs intra-op "
                                          "vs the fastops pipeline (needs torch)")
-    study.add_argument("--quick", action="store_true",
-                       help="32 images, fewer configurations, one run each: about a minute on 2 cores")
-    study.add_argument("--json", metavar="PATH", help="write configuration and records as JSON")
-    study.add_argument("--plot", metavar="PATH", help="write a PNG plot (needs matplotlib)")
+    _add_run_options(study, "32 images, fewer configurations, one run each: about a minute on 2 cores",
+                     "configuration and records")
     study.add_argument("--images", type=_positive_int, metavar="N", help="images per run (96; quick: 32)")
     study.add_argument("--repeat", type=_positive_int, metavar="N",
                        help="runs per configuration, the median is kept (3; quick: 1)")
@@ -104,8 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="added latency per file in the I/O-bound workload (20)")
     study.add_argument("--modes", nargs="+", metavar="MODE", default=None,
                        help="workloads: compute, io (default: both)")
-    study.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser, quick_help: str, json_content: str) -> None:
+    """--quick, --json, --plot and --no-progress, shared by the measuring commands."""
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--json", metavar="PATH", help=f"write {json_content} as JSON")
+    parser.add_argument("--plot", metavar="PATH", help="write a PNG plot (needs matplotlib)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 # --------------------------------------------------------------------------- info
