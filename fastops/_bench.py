@@ -193,6 +193,9 @@ class BenchRun:
     missing: dict[str, dict[str, str]] = field(default_factory=dict)
     #: (kernel, case, dtype, impl) -> why that implementation failed on that case
     failed: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
+    #: (kernel, case, dtype, impl) -> why that implementation cannot do that case
+    #: (it raised NotImplementedError)
+    unsupported: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
     #: kernel -> ordered names of the implementations (available or not)
     impl_names: dict[str, list[str]] = field(default_factory=dict)
     #: kernel -> names of the fastops implementations
@@ -407,7 +410,8 @@ def run_case(kernel: Kernel, case: Case, dtype: str, impls: Sequence[Impl], sett
              progress: Progress, run: BenchRun, peaks: Mapping[str, float | None]) -> None:
     """Check, calibrate and time every implementation on one case and dtype; append to ``run``.
 
-    A peer implementation that raises is recorded in ``run.failed`` and
+    A peer implementation that raises is recorded in ``run.failed`` (in
+    ``run.unsupported`` for NotImplementedError: it cannot do the case) and
     skipped; a fastops implementation that raises, or any implementation
     returning a wrong result, aborts with :class:`ImplementationError`.
     """
@@ -425,8 +429,12 @@ def run_case(kernel: Kernel, case: Case, dtype: str, impls: Sequence[Impl], sett
             if impl.is_fastops:
                 raise ImplementationError(
                     f"{impl.name} failed on {kernel.name} case {case.name!r} {dtype}: {message}") from exc
-            run.failed[(kernel.name, case.name, dtype, impl.name)] = message
-            progress.note(f"note: {impl.name} failed on {kernel.name} {case.name} {dtype}, skipped: {message}")
+            key = (kernel.name, case.name, dtype, impl.name)
+            if isinstance(exc, NotImplementedError):
+                run.unsupported[key] = str(exc)
+            else:
+                run.failed[key] = message
+                progress.note(f"note: {impl.name} failed on {kernel.name} {case.name} {dtype}, skipped: {message}")
             progress.step(_label(kernel, case, dtype, impl.name), n=settings.repeat)
     samples: dict[str, list[float]] = {name: [] for name in calls}
     names = list(calls)
@@ -692,17 +700,20 @@ def _align(rows: list[list[str]], left: int) -> list[str]:
 
 def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_impls: Sequence[str], *,
                  unit: str = "GFLOP/s", missing: Mapping[str, str] | None = None,
-                 failed: Mapping[tuple[str, str, str, str], str] | None = None) -> str:
+                 failed: Mapping[tuple[str, str, str, str], str] | None = None,
+                 unsupported: Mapping[tuple[str, str, str, str], str] | None = None) -> str:
     """One row per (case, dtype): each implementation's median time, fastops' rate (``unit``) and % of peak,
     the speed-up of every fastops implementation over the best peer, and that peer's name.
     A "busy" column appears when other processes used >= :data:`BUSY_THRESHOLD` of the CPUs
     while some row was timed (those rows are unreliable).
 
     ``missing`` maps implementations that never ran to a reason shown in their
-    cells; ``failed`` marks single cells (key: kernel, case, dtype, impl).
+    cells; ``failed`` marks single cells "failed" and ``unsupported`` "n/a" (key: kernel,
+    case, dtype, impl).
     """
     missing = missing or {}
     failed = failed or {}
+    unsupported = unsupported or {}
     rows: dict[tuple[str, str, str], dict[str, Result]] = {}
     for res in results:
         rows.setdefault((res.kernel, res.case, res.dtype), {})[res.impl] = res
@@ -722,7 +733,8 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
             elif name in missing:
                 cells.append(missing[name])
             else:
-                cells.append("failed" if (kernel, case, dtype, name) in failed else "-")
+                key = (kernel, case, dtype, name)
+                cells.append("failed" if key in failed else "n/a" if key in unsupported else "-")
         peers = [res for name, res in by_impl.items() if name not in fastops_impls]
         best = min(peers, key=lambda res: res.median_s) if peers else None
         if primary:

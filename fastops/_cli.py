@@ -310,7 +310,7 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: S
         table = _bench.format_table([r for r in run.results if r.kernel == kernel.name], run.impl_names[kernel.name],
                                     run.fastops_impls[kernel.name], unit=kernel.unit,
                                     missing=run.missing.get(kernel.name),
-                                    failed=run.failed)
+                                    failed=run.failed, unsupported=run.unsupported)
         print(table)
         if run.fastops_impls[kernel.name]:
             print("x <impl> = best peer time / <impl> time (> 1: fastops faster); "
@@ -321,6 +321,8 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: S
         print(f"note: {note}")
     for (kernel, case, dtype, impl), message in run.failed.items():
         print(f"note: {impl} failed on {kernel} {case} {dtype}: {message}")
+    for (kernel, case, dtype, impl), message in run.unsupported.items():
+        print(f"note: n/a = {impl} cannot do {kernel} {case} {dtype}: {message}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             fh.write(dumps(_bench.results_json(run, config)) + "\n")

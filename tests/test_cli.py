@@ -64,6 +64,11 @@ def _raising(inputs, settings):
     raise NotImplementedError("unsupported here")
 
 
+def _broken(inputs, settings):
+    """Fake implementation that crashes."""
+    raise RuntimeError("crashed")
+
+
 # --------------------------------------------------------------------------- argument handling
 
 
@@ -217,6 +222,7 @@ def test_engine_on_fake_kernel():
         _bench.Impl("peer", _good),
         _bench.Impl("absent", _good, available=lambda: "not installed"),
         _bench.Impl("flaky", _raising),
+        _bench.Impl("broken", _broken),
     ]
     kernel = _fake_kernel(impls, [_tiny_case("a", 4), _tiny_case("b", None)])
     stream = io.StringIO()
@@ -228,7 +234,10 @@ def test_engine_on_fake_kernel():
         assert res.gflops == pytest.approx(res.flops / res.median_s / 1e9)
         assert res.pct_peak == pytest.approx(res.gflops)  # peak is 100 GFLOP/s
     assert run.missing == {"fake": {"absent": "not installed"}}
-    assert set(run.failed) == {("fake", "a", "float32", "flaky"), ("fake", "b", "float32", "flaky")}
+    assert run.unsupported == {("fake", "a", "float32", "flaky"): "unsupported here",
+                               ("fake", "b", "float32", "flaky"): "unsupported here"}
+    assert set(run.failed) == {("fake", "a", "float32", "broken"), ("fake", "b", "float32", "broken")}
+    assert run.failed[("fake", "a", "float32", "broken")] == "RuntimeError: crashed"
     assert run.sizes == {("fake", "a"): 4, ("fake", "b"): None}
     assert "fake float32 b" in stream.getvalue()  # progress went to the given stream
 
@@ -347,11 +356,12 @@ def test_format_table():
         _result("n=64", "float64", "fo", 2e-3, peak=1000.0),
         _result("n=64", "float64", "pt", 1e-3),
     ]
-    table = _bench.format_table(results, ["fo", "fo-x", "np", "pt", "tf"], ["fo", "fo-x"],
+    table = _bench.format_table(results, ["fo", "fo-x", "np", "pt", "tf", "cv"], ["fo", "fo-x"],
                                 missing={"tf": "not installed"},
-                                failed={("k", "n=64", "float64", "np"): "boom"})
+                                failed={("k", "n=64", "float64", "np"): "boom"},
+                                unsupported={("k", "n=64", "float64", "cv"): "no fp64"})
     lines = table.splitlines()
-    assert lines[0].split() == ["case", "dtype", "fo", "fo-x", "np", "pt", "tf", "fo", "GFLOP/s", "%", "peak",
+    assert lines[0].split() == ["case", "dtype", "fo", "fo-x", "np", "pt", "tf", "cv", "fo", "GFLOP/s", "%", "peak",
                                 "x", "fo", "x", "fo-x", "best", "peer"]
     assert set(lines[1]) == {"-"}
     f32, f64 = lines[2].split(), lines[3].split()
@@ -360,6 +370,7 @@ def test_format_table():
     assert f32[-3:] == ["2.00", "0.50", "np"]  # ratios: 2 µs / 1 µs, 2 µs / 4 µs; best peer np
     assert f32[-5] == "524.3" and f32[-4] == "52.4"  # GFLOP/s and % of a 1000 GFLOP/s peak
     assert "failed" in f64 and f64[-3:] == ["0.50", "-", "pt"]
+    assert f64[f64.index("installed") + 1] == "n/a" and "n/a" not in f32  # cv cannot do float64
 
 
 def test_format_table_flags_busy_rows():
