@@ -992,6 +992,23 @@ def test_every_simd_variant_matches_reference(simd_variant, dtype, a_shape, b_sh
                           a[..., ::-1, :], np.asfortranarray(b))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [2, 4, 8, 16])           # every panel width, and one below
+@pytest.mark.parametrize("m", [1, 3, 4, 8, 13, 16])
+def test_every_simd_variant_tiny_batched_products(simd_variant, dtype, k, m):
+    """Batches of tiny products (k = a panel width: A^T held in registers), with
+    contiguous, transposed and reversed A, 1 to 9 rows of R, NaN and inf in B."""
+    rng = np.random.default_rng(m * 100 + k)
+    for n in (1, 5, 9):
+        a = rng.standard_normal((5, m, k)).astype(dtype)
+        b = rng.standard_normal((5, k, n)).astype(dtype)
+        b[1, 0, -1], b[2, -1, 0] = np.nan, np.inf
+        for a_view in (a, np.swapaxes(np.swapaxes(a, 1, 2).copy(), 1, 2), a[:, ::-1, :]):
+            for num_threads in (1, 2):
+                assert_matmul_t_close(matmul_t(a_view, b, method="native", num_threads=num_threads),
+                                      a_view, b)
+
+
 @settings(deadline=None, max_examples=N_EXAMPLES)
 @given(data=st.data())
 def test_extents_overlap_agrees_with_may_share_memory(data):
