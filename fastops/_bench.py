@@ -104,8 +104,10 @@ class Settings:
 
     @property
     def warmup_s(self) -> float:
-        """Untimed warm-up before each sample: half a sample's minimum duration."""
-        return self.min_sample_s / 2
+        """Untimed warm-up before each sample: half a sample's minimum duration, and at
+        least 10 ms (a parked vCPU can take some ms to come back: with --quick's 1 ms,
+        the 8x8 batch read 180 us instead of 60 us)."""
+        return max(self.min_sample_s / 2, 0.01)
 
 
 @dataclass(frozen=True)
