@@ -16,7 +16,7 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t, intptr_t
-from libc.stdlib cimport free
+from libc.stdlib cimport free, malloc
 
 from fastops._openmp_helpers cimport omp_get_thread_num
 
@@ -446,31 +446,70 @@ class UnalignedError(ValueError):
     """An operand's data or strides are not aligned to its element size."""
 
 
-def matmul_t_into(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
-                  cnp.ndarray a_offsets, cnp.ndarray b_offsets,
-                  int method, int num_threads):
+cdef int64_t *_batch_offsets(cnp.ndarray x, cnp.ndarray out, int64_t n_batch) except NULL:
+    """Element offset of each batch entry of x broadcast to out's batch dimensions
+    (out's shape without its last two), in C order; a malloc'd array."""
+    cdef int nb = cnp.PyArray_NDIM(out) - 2, lead = nb - (cnp.PyArray_NDIM(x) - 2), d
+    cdef int64_t size[64]
+    cdef int64_t step[64]
+    cdef int64_t count[64]
+    cdef int64_t t, offset = 0
+    cdef int64_t *offsets = <int64_t *>malloc(max(n_batch, 1) * sizeof(int64_t))
+    if offsets == NULL:
+        raise MemoryError("fastops.matmul_t: cannot allocate batch offsets")
+    for d in range(nb):
+        size[d] = cnp.PyArray_DIMS(out)[d]
+        count[d] = 0
+        step[d] = 0
+        if d >= lead and cnp.PyArray_DIMS(x)[d - lead] != 1:
+            step[d] = cnp.PyArray_STRIDES(x)[d - lead] // cnp.PyArray_ITEMSIZE(x)
+    for t in range(n_batch):
+        offsets[t] = offset
+        d = nb - 1
+        while d >= 0:                     # next index, last dimension fastest
+            count[d] += 1
+            offset += step[d]
+            if count[d] < size[d]:
+                break
+            offset -= step[d] * size[d]
+            count[d] = 0
+            d -= 1
+    return offsets
+
+
+def matmul_t_into(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, int method, int num_threads):
     """Fill `out` (C-contiguous, (..., n, m)) with (A @ B)^T for every batch entry.
 
-    `a` (..., m, k) and `b` (..., k, n) share out's dtype (float32/float64) and
-    are aligned (else UnalignedError: the caller copies them); the batch entry t starts a_offsets[t] /
-    b_offsets[t] elements after the array's data pointer (int64, C-contiguous,
-    one per entry of out's batch), or at 0 for both when they are None (one
-    product).  Validation is the caller's job (fastops/matmul_t.py).
+    `a` (..., m, k) and `b` (..., k, n) share out's dtype (float32/float64), are
+    aligned (else UnalignedError: the caller copies them) and their batch
+    dimensions broadcast to out's, which is not empty.  Validation is the
+    caller's job (fastops/matmul_t.py).
     """
     if not (cnp.PyArray_ISALIGNED(a) and cnp.PyArray_ISALIGNED(b)):
         raise UnalignedError("operands must have strides in whole elements")
-    cdef const int64_t *ao = &_zero
-    cdef const int64_t *bo = &_zero
     cdef int64_t n_batch = 1
-    if a_offsets is not None:
-        ao = <const int64_t *>cnp.PyArray_DATA(a_offsets)
-        bo = <const int64_t *>cnp.PyArray_DATA(b_offsets)
-        n_batch = cnp.PyArray_DIMS(a_offsets)[0]
-    if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT32:
-        _run(<float *>NULL, a, b, out, ao, bo, n_batch, method, num_threads)
-    else:
-        _run(<double *>NULL, a, b, out, ao, bo, n_batch, method, num_threads)
+    cdef int d
+    for d in range(cnp.PyArray_NDIM(out) - 2):
+        n_batch *= cnp.PyArray_DIMS(out)[d]
+    if n_batch == 1:
+        _run_typed(a, b, out, &_zero, &_zero, 1, method, num_threads)
+        return out
+    cdef int64_t *ao = _batch_offsets(a, out, n_batch)
+    cdef int64_t *bo = NULL
+    try:
+        bo = _batch_offsets(b, out, n_batch)
+        _run_typed(a, b, out, ao, bo, n_batch, method, num_threads)
+    finally:
+        free(ao)
+        free(bo)
     return out
+
+
+cdef int _run_typed(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, const int64_t *ao,
+                    const int64_t *bo, int64_t n_batch, int method, int num_threads) except -1:
+    if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT32:
+        return _run(<float *>NULL, a, b, out, ao, bo, n_batch, method, num_threads)
+    return _run(<double *>NULL, a, b, out, ao, bo, n_batch, method, num_threads)
 
 
 cdef void _extent(cnp.ndarray x, char **low, char **high):

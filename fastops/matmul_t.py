@@ -57,19 +57,6 @@ def _as_operand(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.array(x, dtype=dtype, order="K")
 
 
-def _batch_offsets(x: np.ndarray, batch: tuple) -> np.ndarray:
-    """Element offset of each batch entry of x broadcast to `batch` (int64, flat)."""
-    lead = len(batch) - (x.ndim - 2)
-    offsets = np.zeros(batch, dtype=np.int64)
-    for axis in range(lead, len(batch)):
-        size, stride = x.shape[axis - lead], x.strides[axis - lead] // x.itemsize
-        if size != 1 and stride:
-            shape = [1] * len(batch)
-            shape[axis] = size
-            offsets += (np.arange(size, dtype=np.int64) * stride).reshape(shape)
-    return offsets.reshape(-1)
-
-
 def _check_out(out, shape: tuple, dtype: np.dtype, a: np.ndarray, b: np.ndarray) -> None:
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
@@ -140,11 +127,13 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
                              f"{shape_a} and {shape_b}")
         m, k = shape_a[-2:]
         k_b, n = shape_b[-2:]
-        try:
-            batch = np.broadcast_shapes(shape_a[:-2], shape_b[:-2])
-        except ValueError:
-            raise ValueError(f"matmul_t: batch dimensions do not broadcast: "
-                             f"{shape_a} @ {shape_b}") from None
+        batch = shape_a[:-2]
+        if batch != shape_b[:-2]:
+            try:
+                batch = np.broadcast_shapes(batch, shape_b[:-2])
+            except ValueError:
+                raise ValueError(f"matmul_t: batch dimensions do not broadcast: "
+                                 f"{shape_a} @ {shape_b}") from None
         shape = batch + (n, m)
         n_batch = prod(batch)
     if k_b != k:
@@ -174,10 +163,7 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
             out.fill(0)
         return out
     try:
-        if batch:
-            return _matmul_t_into(a, b, out, _batch_offsets(a, batch),
-                                  _batch_offsets(b, batch), code, n_threads)
-        return _matmul_t_into(a, b, out, None, None, code, n_threads)
+        return _matmul_t_into(a, b, out, code, n_threads)
     except _matmul_t.UnalignedError:  # strides not in whole elements: rare, copy
         return matmul_t(_as_operand(a, dtype), _as_operand(b, dtype), out=out,
                         num_threads=num_threads, method=method)
