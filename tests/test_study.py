@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -240,3 +241,9 @@ def test_study_exits_1_when_outputs_differ(monkeypatch, capsys):
     assert "the outputs of 2 images differ" in capsys.readouterr().err
     bad[3].mismatches = 0
     assert main(["study", "--quick", "--no-progress"]) == 0
+
+
+def test_study_without_torch_says_how_to_install_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)      # `import torch` raises ImportError
+    assert main(["study", "--quick"]) == 1
+    assert "pip install 'fastops-kernels[bench]'" in capsys.readouterr().err
