@@ -917,6 +917,25 @@ def test_large_problems_span_cache_blocks(shapes, dtype, method):
     assert_matmul_t_close(matmul_t(a, b, method=method), a, b)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize(
+    "shapes",
+    [((130, 300), (300, 317)), ((517, 290), (290, 45)), ((3, 101, 260), (260, 99))],
+    ids=["slabs_of_rows", "slabs_of_columns", "batch_of_3"],
+)
+def test_blocked_gemm_is_bitwise_independent_of_thread_count(shapes, dtype):
+    """Each thread runs the serial blocked GEMM on its own slab of R (rows, or
+    columns when m > n), with the same k order, so any thread count gives the
+    same bits, including counts that leave a short last slab or idle threads."""
+    a = _rand(shapes[0], dtype, seed=45)
+    b = _rand(shapes[1], dtype, seed=46)
+    serial = matmul_t(a, b, method="native", num_threads=1)
+    assert_matmul_t_close(serial, a, b)
+    for num_threads in (2, 3, 4, 7):
+        np.testing.assert_array_equal(matmul_t(a, b, method="native", num_threads=num_threads),
+                                      serial, err_msg=f"num_threads={num_threads}")
+
+
 @pytest.mark.parametrize("method", METHOD_PARAMS)
 def test_large_problem_with_strided_inputs(method):
     a = _rand((1100, 900), seed=41)[::2, ::-1][:, :700]  # (550, 700), negative stride

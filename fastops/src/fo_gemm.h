@@ -33,6 +33,10 @@ typedef struct {
     int lanes, half;        /* widths of the two panel kernels */
     fo_panel_s_fn panel_full, panel_half;
     void (*tile)(int64_t, const float *, const float *, float *, int64_t, int, int, int);
+    /* transposing pack, lanes at a time (fo_gemm_panel.inc: pack_at) */
+    void (*pack_t)(int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t);
+    /* copy of a full micro-panel of mr contiguous rows (fo_gemm_kernels.inc) */
+    void (*pack_mr)(int64_t, const float *, int64_t, float *);
 } fo_tile_kernel_s;
 
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
@@ -42,6 +46,10 @@ typedef struct {
     int lanes, half;        /* widths of the two panel kernels */
     fo_panel_d_fn panel_full, panel_half;
     void (*tile)(int64_t, const double *, const double *, double *, int64_t, int, int, int);
+    /* transposing pack, lanes at a time (fo_gemm_panel.inc: pack_at) */
+    void (*pack_t)(int64_t, int64_t, const double *, int64_t, int64_t, double *, int64_t);
+    /* copy of a full micro-panel of mr contiguous rows (fo_gemm_kernels.inc) */
+    void (*pack_mr)(int64_t, const double *, int64_t, double *);
 } fo_tile_kernel_d;
 
 enum { FO_SIMD_BASELINE = 0, FO_SIMD_AVX2 = 1, FO_SIMD_AVX512 = 2, FO_SIMD_COUNT = 3 };
