@@ -91,15 +91,16 @@ METHOD_BLAS = 2
 # packed B^T block (MC x KC) sized for L2, the packed A^T block (KC x NC) for
 # L3.  Products whose packed A^T fits PANEL_BYTES (L1) skip packing B and
 # the blocking altogether (panel kernel).  Below PARALLEL_MIN_WORK
-# multiply-adds in all, one thread does everything; scratch up to
-# STACK_BYTES lives on the stack.
+# multiply-adds in all, one thread does everything (waking a second thread
+# costs about 3 us: on 2 cores, 2 threads lost below about 96^3); scratch up
+# to STACK_BYTES lives on the stack.
 cdef enum:
     KC = 256
     MC_BYTES = 384 * 1024
     NC_BYTES = 4 * 1024 * 1024
     PANEL_BYTES = 32 * 1024
     PANEL_ROWS = 8
-    PARALLEL_MIN_WORK = 48 * 48 * 48
+    PARALLEL_MIN_WORK = 96 * 96 * 96
     STACK_BYTES = 4096
 
 
