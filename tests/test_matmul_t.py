@@ -999,6 +999,8 @@ def simd_variant(request):
     ((1, 128, 1), (1, 1, 1024)),      # outer product
     ((6, 9, 12), (6, 12, 10)),        # batch of small products
     ((130, 300), (300, 150)),         # blocked GEMM, edge tiles, two k blocks
+    ((90, 260), (260, 61)),           # edge tiles: 2 of 4 vectors of columns, 1 of 6 rows
+    ((113, 270), (270, 50)),          # edge tiles: 3 of 4 vectors, the last one partial
     ((70, 1100), (1100, 33)),         # blocked GEMM, several k blocks
 ])
 def test_every_simd_variant_matches_reference(simd_variant, dtype, a_shape, b_shape):
