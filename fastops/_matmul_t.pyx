@@ -12,6 +12,8 @@ Paths (chosen by fastops/matmul_t.py, which validates everything first):
   operands have a unit stride;
 and, for batches, OpenMP over batch entries with one thread per product.
 """
+import os
+
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport parallel, prange
@@ -46,6 +48,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int nr
         int lanes
         int half
+        int panel_rows
         panel_s_fn panel_full
         panel_s_fn panel_half
         tile_s_fn tile
@@ -56,6 +59,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int nr
         int lanes
         int half
+        int panel_rows
         panel_d_fn panel_full
         panel_d_fn panel_half
         tile_d_fn tile
@@ -92,14 +96,17 @@ METHOD_BLAS = 2
 # L3.  Products whose packed A^T fits PANEL_BYTES (L1) skip packing B and
 # the blocking altogether (panel kernel).  Below PARALLEL_MIN_WORK
 # multiply-adds in all, one thread does everything (waking a second thread
-# costs about 3 us: on 2 cores, 2 threads lost below about 96^3); scratch up
-# to STACK_BYTES lives on the stack.
+# costs about 3 us: on 2 cores, 2 threads lost below about 96^3), unless the
+# result takes more than half of one core's L2 (_l2_bytes), which also holds
+# the operands: then one core's write bandwidth
+# is the limit and a second core adds its own (the k = 1 outer product of the
+# Llama node: 1.65x on 2 Zen 3 cores); scratch up to STACK_BYTES lives on the
+# stack.
 cdef enum:
     KC = 256
     MC_BYTES = 384 * 1024
     NC_BYTES = 4 * 1024 * 1024
     PANEL_BYTES = 32 * 1024
-    PANEL_ROWS = 8
     PARALLEL_MIN_WORK = 96 * 96 * 96
     STACK_BYTES = 4096
 
@@ -323,7 +330,8 @@ cdef void _panel_parallel(const Geometry *g, const floating *a, const floating *
                           floating *r, floating *scratch, int64_t per_thread,
                           int n_threads) noexcept nogil:
     """One product by the panel kernel, rows of R split among n_threads."""
-    cdef int64_t chunk = _round_up(_cdiv(g.n, n_threads), PANEL_ROWS), c
+    cdef int64_t rows = fo_active_s.panel_rows if floating is float else fo_active_d.panel_rows
+    cdef int64_t chunk = _round_up(_cdiv(g.n, n_threads), rows), c
     for c in prange(_cdiv(g.n, chunk), schedule="static", num_threads=n_threads):
         _panel(g, a, b, r, scratch + omp_get_thread_num() * per_thread,
                c * chunk, min(g.n, (c + 1) * chunk), True)
@@ -429,7 +437,8 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
     cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
     cdef bint panel = _fits_panel(g, sizeof(floating))
-    cdef int nt = n_threads if work * n_batch >= PARALLEL_MIN_WORK else 1
+    cdef int nt = n_threads if (work * n_batch >= PARALLEL_MIN_WORK
+                                or 2 * stride_r * n_batch * <int64_t>sizeof(floating) > _l2_bytes) else 1
     cdef bint by_batch = _split_batch(n_batch, nt, work)
     cdef size_t total
     if panel:
@@ -485,6 +494,18 @@ cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
 
 
 cdef int64_t _zero = 0
+
+
+def _level2_cache_bytes() -> int:
+    """One core's L2 size as the C library reports it (512 KiB if it doesn't)."""
+    try:
+        size = os.sysconf("SC_LEVEL2_CACHE_SIZE")
+    except (ValueError, OSError):
+        size = 0
+    return size if size > 0 else 512 * 1024
+
+
+cdef int64_t _l2_bytes = _level2_cache_bytes()
 
 
 class UnalignedError(ValueError):
