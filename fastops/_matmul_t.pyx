@@ -69,6 +69,7 @@ cdef extern from "src/fo_gemm.h" nogil:
     fo_tile_kernel_d fo_active_d
     int fo_active_level
     int FO_SIMD_COUNT
+    int FO_SIMD_AVX512
     const char *fo_simd_names[]
     int fo_simd_compiled(int level)
     int fo_simd_best()
@@ -622,6 +623,11 @@ def simd_supported() -> list:
 def active_simd() -> str:
     """The variant the kernels use now."""
     return fo_simd_names[fo_active_level].decode()
+
+
+def active_simd_is_avx512() -> bool:
+    """True when the AVX-512 variant is active (matmul_t's auto policy differs)."""
+    return fo_active_level == FO_SIMD_AVX512
 
 
 def select_simd(name: str) -> None:

@@ -23,20 +23,31 @@ _METHODS = {"native": _NATIVE, "blas": _BLAS}
 
 _TINY = 24 * 24 * 24    # below this many multiply-adds per product, always native
 _FP64_NATIVE_MAX = 1024 * 1024 * 1024   # above, BLAS beats native in float64 too
+#: Batched products go to BLAS when every side is in (limit, 64]: the limit
+#: per (AVX-512 active, dtype).  With AVX2 the native panel kernel keeps
+#: 32-sided float32 and 24-sided float64 batches (Zen 3: 1.4-1.6x BLAS).
+_BATCH_NATIVE_MAX_SIDE = {(True, _F32): 23, (True, _F64): 23, (False, _F32): 32, (False, _F64): 24}
+_avx512 = _matmul_t.active_simd_is_avx512
 
 
 def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
-    """The faster path for this shape, from side-by-side measurements (2 threads,
-    AVX-512; README, "How auto chooses"): NumPy's OpenBLAS for single float32
-    products from 24^3 multiply-adds, for small (sides <= 64) and huge
-    (> 1024^3) float64 ones, and for batches of 24..64-sized products; the
-    native kernels for the rest (tiny products, mid-size float64, outer
-    products, batches of very small or larger products).
+    """The faster path for this shape, from side-by-side measurements on 2
+    threads (README, "How auto chooses"): AMD Zen 5 with AVX-512 and Zen 3
+    with AVX2.  NumPy's OpenBLAS for single float32 products from 24^3
+    multiply-adds, for small (sides <= 64) and huge (> 1024^3) float64 ones,
+    and for batches of mid-sized products (_BATCH_NATIVE_MAX_SIDE..64); the
+    native kernels for the rest (tiny products, mid-size float64, batches of
+    very small or larger products, and with AVX2 the k = 1 outer product,
+    where BLAS packs operands for a single multiply).
     """
     if not BLAS_INFO["found"]:
         return _NATIVE
+    avx512 = _avx512()
+    if k == 1 and not avx512:
+        return _NATIVE
     if n_batch > 1:
-        return _BLAS if 24 <= m <= 64 and 24 <= n <= 64 and 24 <= k <= 64 else _NATIVE
+        low = _BATCH_NATIVE_MAX_SIDE[avx512, dtype]
+        return _BLAS if low < m <= 64 and low < n <= 64 and low < k <= 64 else _NATIVE
     small = m <= 64 and n <= 64 and k <= 64
     return _BLAS if dtype is _F32 or small or m * n * k > _FP64_NATIVE_MAX else _NATIVE
 
@@ -143,7 +154,7 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
         work = m * n * k
         if work < _TINY:
             code = _NATIVE
-        elif n_batch == 1 and dtype is _F32 and BLAS_INFO["found"]:  # hot case, inlined
+        elif n_batch == 1 and dtype is _F32 and k > 1 and BLAS_INFO["found"]:  # hot case, inlined
             code = _BLAS
         else:
             code = _auto_method(dtype, m, n, k, n_batch)
