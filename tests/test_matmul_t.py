@@ -997,6 +997,8 @@ def simd_variant(request):
     ((3, 5), (5, 7)),                 # panel kernel, half width
     ((37, 29), (29, 41)),             # panel kernel, full width, odd edges
     ((1, 128, 1), (1, 1, 1024)),      # outer product
+    ((96, 1), (1, 1367)),             # outer product over half an L2: rows split, ragged groups
+    ((64, 64), (64, 2051)),           # panel kernel on 2 threads, rows split unevenly
     ((6, 9, 12), (6, 12, 10)),        # batch of small products
     ((130, 300), (300, 150)),         # blocked GEMM, edge tiles, two k blocks
     ((90, 260), (260, 61)),           # edge tiles: 2 of 4 vectors of columns, 1 of 6 rows
