@@ -99,10 +99,9 @@ METHOD_BLAS = 2
 # multiply-adds in all, one thread does everything (waking a second thread
 # costs about 3 us: on 2 cores, 2 threads lost below about 96^3), unless the
 # result takes more than half of one core's L2 (_l2_bytes), which also holds
-# the operands: then one core's write bandwidth
-# is the limit and a second core adds its own (the k = 1 outer product of the
-# Llama node: 1.65x on 2 Zen 3 cores); scratch up to STACK_BYTES lives on the
-# stack.
+# the operands: then one core's write bandwidth is the limit and a second
+# core adds its own (the k = 1 outer product of the Llama node: 1.3-1.65x on
+# 2 Zen 3 cores).  Scratch up to STACK_BYTES lives on the stack.
 cdef enum:
     KC = 256
     MC_BYTES = 384 * 1024

@@ -25,7 +25,7 @@ _TINY = 24 * 24 * 24    # below this many multiply-adds per product, always nati
 _FP64_NATIVE_MAX = 1024 * 1024 * 1024   # above, BLAS beats native in float64 too
 #: Batched products go to BLAS when every side is in (limit, 64]: the limit
 #: per (AVX-512 active, dtype).  With AVX2 the native panel kernel keeps
-#: 32-sided float32 and 24-sided float64 batches (Zen 3: 1.4-1.6x BLAS).
+#: 32-sided float32 and 24-sided float64 batches (Zen 3: 1.3-1.9x BLAS).
 _BATCH_NATIVE_MAX_SIDE = {(True, _F32): 23, (True, _F64): 23, (False, _F32): 32, (False, _F64): 24}
 _avx512 = _matmul_t.active_simd_is_avx512
 
