@@ -49,6 +49,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int lanes
         int half
         int panel_rows
+        int panel_bytes
         panel_s_fn panel_full
         panel_s_fn panel_half
         tile_s_fn tile
@@ -60,6 +61,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int lanes
         int half
         int panel_rows
+        int panel_bytes
         panel_d_fn panel_full
         panel_d_fn panel_half
         tile_d_fn tile
@@ -94,8 +96,9 @@ METHOD_BLAS = 2
 
 # Cache blocking, in bytes of packed operand: KC depth steps per block, the
 # packed B^T block (MC x KC) sized for L2, the packed A^T block (KC x NC) for
-# L3.  Products whose packed A^T fits PANEL_BYTES (L1) skip packing B and
-# the blocking altogether (panel kernel).  Below PARALLEL_MIN_WORK
+# L3.  Products whose packed A^T fits the active variant's panel_bytes (L1,
+# or half of it with AVX2) skip packing B and the blocking altogether (panel
+# kernel).  Below PARALLEL_MIN_WORK
 # multiply-adds in all, one thread does everything (waking a second thread
 # costs about 3 us: on 2 cores, 2 threads lost below about 96^3), unless the
 # result takes more than half of one core's L2 (_l2_bytes), which also holds
@@ -106,7 +109,6 @@ cdef enum:
     KC = 256
     MC_BYTES = 384 * 1024
     NC_BYTES = 4 * 1024 * 1024
-    PANEL_BYTES = 32 * 1024
     PARALLEL_MIN_WORK = 96 * 96 * 96
     STACK_BYTES = 4096
 
@@ -310,8 +312,8 @@ cdef inline int64_t _panel_len(const Geometry *g) noexcept nogil:
     return g.k * _round_up(g.m, g.width)
 
 
-cdef inline bint _fits_panel(const Geometry *g, int64_t size) noexcept nogil:
-    return _panel_len(g) * size <= PANEL_BYTES
+cdef inline bint _fits_panel(const Geometry *g, int64_t size, int64_t panel_bytes) noexcept nogil:
+    return _panel_len(g) * size <= panel_bytes
 
 
 cdef void _panel(const Geometry *g, const floating *a, const floating *b,
@@ -436,7 +438,8 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
     cdef int64_t rows_len, cols_len, per_thread
     cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
-    cdef bint panel = _fits_panel(g, sizeof(floating))
+    cdef bint panel = _fits_panel(g, sizeof(floating), fo_active_s.panel_bytes
+                                  if floating is float else fo_active_d.panel_bytes)
     cdef int nt = n_threads if (work * n_batch >= PARALLEL_MIN_WORK
                                 or 2 * stride_r * n_batch * <int64_t>sizeof(floating) > _l2_bytes) else 1
     cdef bint by_batch = _split_batch(n_batch, nt, work)

@@ -23,10 +23,12 @@ _METHODS = {"native": _NATIVE, "blas": _BLAS}
 
 _TINY = 24 * 24 * 24    # below this many multiply-adds per product, always native
 _FP64_NATIVE_MAX = 1024 * 1024 * 1024   # above, BLAS beats native in float64 too
-#: Batched products go to BLAS when every side is in (limit, 64]: the limit
-#: per (AVX-512 active, dtype).  With AVX2 the native panel kernel keeps
-#: 32-sided float32 and 24-sided float64 batches (Zen 3: 1.3-1.9x BLAS).
-_BATCH_NATIVE_MAX_SIDE = {(True, _F32): 23, (True, _F64): 23, (False, _F32): 32, (False, _F64): 24}
+#: Batched products go to BLAS when every side is in (low, high]: the range
+#: per (AVX-512 active, dtype).  With AVX2 the native kernels keep 24..32-sided
+#: float32 batches (Zen 3: 1.4-2.0x BLAS), 24-sided float64 ones (1.3x) and
+#: 48..64-sided float64 ones (blocked GEMM: 1.1-1.25x).
+_BATCH_BLAS_SIDES = {(True, _F32): (23, 64), (True, _F64): (23, 64),
+                     (False, _F32): (32, 64), (False, _F64): (24, 32)}
 _avx512 = _matmul_t.active_simd_is_avx512
 
 
@@ -35,7 +37,7 @@ def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
     threads (README, "How auto chooses"): AMD Zen 5 with AVX-512 and Zen 3
     with AVX2.  NumPy's OpenBLAS for single float32 products from 24^3
     multiply-adds, for small (sides <= 64) and huge (> 1024^3) float64 ones,
-    and for batches of mid-sized products (_BATCH_NATIVE_MAX_SIDE..64); the
+    and for batches of mid-sized products (_BATCH_BLAS_SIDES); the
     native kernels for the rest (tiny products, mid-size float64, batches of
     very small or larger products, and with AVX2 the k = 1 outer product,
     where BLAS packs operands for a single multiply).
@@ -46,8 +48,8 @@ def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
     if k == 1 and not avx512:
         return _NATIVE
     if n_batch > 1:
-        low = _BATCH_NATIVE_MAX_SIDE[avx512, dtype]
-        return _BLAS if low < m <= 64 and low < n <= 64 and low < k <= 64 else _NATIVE
+        low, high = _BATCH_BLAS_SIDES[avx512, dtype]
+        return _BLAS if low < m <= high and low < n <= high and low < k <= high else _NATIVE
     small = m <= 64 and n <= 64 and k <= 64
     return _BLAS if dtype is _F32 or small or m * n * k > _FP64_NATIVE_MAX else _NATIVE
 
