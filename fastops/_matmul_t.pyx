@@ -96,15 +96,15 @@ METHOD_BLAS = 2
 
 # Cache blocking, in bytes of packed operand: KC depth steps per block, the
 # packed B^T block (MC x KC) sized for L2, the packed A^T block (KC x NC) for
-# L3.  Products whose packed A^T fits the active variant's panel_bytes (L1,
-# or half of it with AVX2) skip packing B and the blocking altogether (panel
-# kernel).  Below PARALLEL_MIN_WORK
-# multiply-adds in all, one thread does everything (waking a second thread
-# costs about 3 us: on 2 cores, 2 threads lost below about 96^3), unless the
-# result takes more than half of one core's L2 (_l2_bytes), which also holds
-# the operands: then one core's write bandwidth is the limit and a second
-# core adds its own (the k = 1 outer product of the Llama node: 1.3-1.65x on
-# 2 Zen 3 cores).  Scratch up to STACK_BYTES lives on the stack.
+# L3.  Products whose packed A^T fits the active variant's panel_bytes (32 KiB
+# with AVX-512, 16 KiB with AVX2 and SSE) skip packing B and the blocking
+# altogether (panel kernel).  Below PARALLEL_MIN_WORK multiply-adds in all,
+# one thread does everything (waking a second thread costs about 3 us: on 2
+# cores, 2 threads lost below about 96^3), unless the result takes more than
+# half of one core's L2 (_l2_bytes), which also holds the operands: then one
+# core's write bandwidth is the limit, and one thread per half L2 of result
+# adds its own (the k = 1 outer product of the Llama node: 1.3-1.6x on 2 Zen 3
+# cores).  Scratch up to STACK_BYTES lives on the stack.
 cdef enum:
     KC = 256
     MC_BYTES = 384 * 1024
@@ -440,8 +440,8 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
     cdef floating *scratch
     cdef bint panel = _fits_panel(g, sizeof(floating), fo_active_s.panel_bytes
                                   if floating is float else fo_active_d.panel_bytes)
-    cdef int nt = n_threads if (work * n_batch >= PARALLEL_MIN_WORK
-                                or 2 * stride_r * n_batch * <int64_t>sizeof(floating) > _l2_bytes) else 1
+    cdef int64_t halves_of_l2 = _cdiv(2 * stride_r * n_batch * <int64_t>sizeof(floating), _l2_bytes)
+    cdef int nt = n_threads if work * n_batch >= PARALLEL_MIN_WORK else <int>min(n_threads, halves_of_l2)
     cdef bint by_batch = _split_batch(n_batch, nt, work)
     cdef size_t total
     if panel:
@@ -503,7 +503,7 @@ def _level2_cache_bytes() -> int:
     """One core's L2 size as the C library reports it (512 KiB if it doesn't)."""
     try:
         size = os.sysconf("SC_LEVEL2_CACHE_SIZE")
-    except (ValueError, OSError):
+    except (AttributeError, ValueError, OSError):
         size = 0
     return size if size > 0 else 512 * 1024
 

@@ -24,9 +24,10 @@ _METHODS = {"native": _NATIVE, "blas": _BLAS}
 _TINY = 24 * 24 * 24    # below this many multiply-adds per product, always native
 _FP64_NATIVE_MAX = 1024 * 1024 * 1024   # above, BLAS beats native in float64 too
 #: Batched products go to BLAS when every side is in (low, high]: the range
-#: per (AVX-512 active, dtype).  With AVX2 the native kernels keep 24..32-sided
-#: float32 batches (Zen 3: 1.4-2.0x BLAS), 24-sided float64 ones (1.3x) and
-#: 48..64-sided float64 ones (blocked GEMM: 1.1-1.25x).
+#: per (AVX-512 active, dtype).  Without AVX-512 (measured with AVX2 on Zen 3)
+#: the native kernels keep 24..32-sided float32 batches (1.4-2.0x BLAS),
+#: 24-sided float64 ones (1.3x) and 48..64-sided float64 ones (blocked GEMM:
+#: 1.1x).
 _BATCH_BLAS_SIDES = {(True, _F32): (23, 64), (True, _F64): (23, 64),
                      (False, _F32): (32, 64), (False, _F64): (24, 32)}
 _avx512 = _matmul_t.active_simd_is_avx512
@@ -39,8 +40,9 @@ def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
     multiply-adds, for small (sides <= 64) and huge (> 1024^3) float64 ones,
     and for batches of mid-sized products (_BATCH_BLAS_SIDES); the
     native kernels for the rest (tiny products, mid-size float64, batches of
-    very small or larger products, and with AVX2 the k = 1 outer product,
-    where BLAS packs operands for a single multiply).
+    very small or larger products, and without AVX-512 the k = 1 outer
+    product, where BLAS packs operands for a single multiply).  The policy
+    without AVX-512 was measured with AVX2; the SSE baseline shares it.
     """
     if not BLAS_INFO["found"]:
         return _NATIVE

@@ -998,7 +998,8 @@ def simd_variant(request):
     ((37, 29), (29, 41)),             # panel kernel, full width, odd edges
     ((1, 128, 1), (1, 1, 1024)),      # outer product
     ((96, 1), (1, 1367)),             # outer product over half an L2: rows split, ragged groups
-    ((64, 64), (64, 2051)),           # panel kernel on 2 threads, rows split unevenly
+    ((64, 64), (64, 2051)),           # 2 threads, rows split unevenly: panel kernel (fp32), blocked (fp64 on AVX2)
+    ((32, 64), (64, 2051)),           # the same on the panel kernel in fp64 with AVX2 (16 KiB of A^T)
     ((6, 9, 12), (6, 12, 10)),        # batch of small products
     ((130, 300), (300, 150)),         # blocked GEMM, edge tiles, two k blocks
     ((90, 260), (260, 61)),           # edge tiles: 2 of 4 vectors of columns, 1 of 6 rows
@@ -1048,3 +1049,43 @@ def test_extents_overlap_agrees_with_may_share_memory(data):
 
     x, y = view(), view()
     assert fastops._matmul_t.extents_overlap(x, y) == np.may_share_memory(x, y)
+
+
+# --------------------------------------------------------------------------- auto policy
+
+_NATIVE, _BLAS = fastops._matmul_t.METHOD_NATIVE, fastops._matmul_t.METHOD_BLAS
+
+
+@requires_blas
+@pytest.mark.parametrize("a_shape, b_shape, dtype, on_avx512, otherwise", [
+    ((16, 16), (16, 16), np.float32, _NATIVE, _NATIVE),              # tiny: no BLAS call
+    ((256, 256), (256, 256), np.float32, _BLAS, _BLAS),              # single fp32 product
+    ((128, 1), (1, 1024), np.float32, _BLAS, _NATIVE),               # k = 1 outer product
+    ((1, 128, 1), (1, 1, 1024), np.float64, _NATIVE, _NATIVE),       # the Llama node, fp64
+    ((64, 64), (64, 64), np.float64, _BLAS, _BLAS),                  # small fp64
+    ((256, 256), (256, 256), np.float64, _NATIVE, _NATIVE),          # mid-size fp64
+    ((2048, 2048), (2048, 2048), np.float64, _BLAS, _BLAS),          # fp64 above 1024^3
+    ((4, 24, 24), (4, 24, 24), np.float32, _BLAS, _NATIVE),          # batches: the side ranges
+    ((4, 32, 32), (4, 32, 32), np.float32, _BLAS, _NATIVE),
+    ((4, 33, 33), (4, 33, 33), np.float32, _BLAS, _BLAS),
+    ((4, 64, 64), (4, 64, 64), np.float32, _BLAS, _BLAS),
+    ((4, 65, 65), (4, 65, 65), np.float32, _NATIVE, _NATIVE),
+    ((4, 24, 24), (4, 24, 24), np.float64, _BLAS, _NATIVE),
+    ((4, 25, 25), (4, 25, 25), np.float64, _BLAS, _BLAS),
+    ((4, 32, 32), (4, 32, 32), np.float64, _BLAS, _BLAS),
+    ((4, 48, 48), (4, 48, 48), np.float64, _BLAS, _NATIVE),
+    ((4, 8, 8), (4, 8, 8), np.float64, _NATIVE, _NATIVE),            # tiny batch entries
+    ((8, 128, 64), (64, 256), np.float32, _NATIVE, _NATIVE),         # broadcast operand
+])
+def test_auto_picks_the_measured_path(monkeypatch, a_shape, b_shape, dtype, on_avx512, otherwise):
+    """method="auto" follows the README's "How auto chooses" table, with and without AVX-512
+    (the inlined single-product fast path included)."""
+    module = sys.modules["fastops.matmul_t"]
+    chosen = []
+    monkeypatch.setattr(module, "_matmul_t_into",
+                        lambda a, b, out, code, n_threads: chosen.append(code) or out)
+    a, b = np.empty(a_shape, dtype), np.empty(b_shape, dtype)
+    for avx512, expected in ((True, on_avx512), (False, otherwise)):
+        monkeypatch.setattr(module, "_avx512", lambda avx512=avx512: avx512)
+        matmul_t(a, b)
+        assert chosen.pop() == expected, f"avx512={avx512}"
