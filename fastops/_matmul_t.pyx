@@ -118,6 +118,7 @@ cdef struct Geometry:
     int64_t sa0, sa1, sb0, sb1       # element strides, any sign
     int64_t mr, nr                   # register tile of the active SIMD variant
     int64_t width                    # panel kernel width for this m (lanes or half)
+    int64_t panel_rows, panel_bytes  # panel kernel rows per block, largest packed A^T
     int64_t mc, nc                   # most rows / columns of R per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
 
@@ -152,9 +153,11 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b):
     if floating is float:
         g.mr, g.nr = fo_active_s.mr, fo_active_s.nr
         g.width = fo_active_s.half if g.m <= fo_active_s.half else fo_active_s.lanes
+        g.panel_rows, g.panel_bytes = fo_active_s.panel_rows, fo_active_s.panel_bytes
     else:
         g.mr, g.nr = fo_active_d.mr, fo_active_d.nr
         g.width = fo_active_d.half if g.m <= fo_active_d.half else fo_active_d.lanes
+        g.panel_rows, g.panel_bytes = fo_active_d.panel_rows, fo_active_d.panel_bytes
     g.mc = min(max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr), _round_up(g.n, g.mr))
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
     g.ldr = g.m
@@ -312,8 +315,8 @@ cdef inline int64_t _panel_len(const Geometry *g) noexcept nogil:
     return g.k * _round_up(g.m, g.width)
 
 
-cdef inline bint _fits_panel(const Geometry *g, int64_t size, int64_t panel_bytes) noexcept nogil:
-    return _panel_len(g) * size <= panel_bytes
+cdef inline bint _fits_panel(const Geometry *g, int64_t size) noexcept nogil:
+    return _panel_len(g) * size <= g.panel_bytes
 
 
 cdef void _panel(const Geometry *g, const floating *a, const floating *b,
@@ -332,8 +335,7 @@ cdef void _panel_parallel(const Geometry *g, const floating *a, const floating *
                           floating *r, floating *scratch, int64_t per_thread,
                           int n_threads) noexcept nogil:
     """One product by the panel kernel, rows of R split among n_threads."""
-    cdef int64_t rows = fo_active_s.panel_rows if floating is float else fo_active_d.panel_rows
-    cdef int64_t chunk = _round_up(_cdiv(g.n, n_threads), rows), c
+    cdef int64_t chunk = _round_up(_cdiv(g.n, n_threads), g.panel_rows), c
     for c in prange(_cdiv(g.n, chunk), schedule="static", num_threads=n_threads):
         _panel(g, a, b, r, scratch + omp_get_thread_num() * per_thread,
                c * chunk, min(g.n, (c + 1) * chunk), True)
@@ -438,8 +440,7 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
     cdef int64_t rows_len, cols_len, per_thread
     cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
-    cdef bint panel = _fits_panel(g, sizeof(floating), fo_active_s.panel_bytes
-                                  if floating is float else fo_active_d.panel_bytes)
+    cdef bint panel = _fits_panel(g, sizeof(floating))
     cdef int64_t halves_of_l2 = _cdiv(2 * stride_r * n_batch * <int64_t>sizeof(floating), _l2_bytes)
     cdef int nt = n_threads if work * n_batch >= PARALLEL_MIN_WORK else <int>min(n_threads, halves_of_l2)
     cdef bint by_batch = _split_batch(n_batch, nt, work)
