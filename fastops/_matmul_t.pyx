@@ -19,8 +19,9 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t, intptr_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memset
 
-from fastops._openmp_helpers cimport omp_get_thread_num
+from fastops._openmp_helpers cimport default_n_threads, omp_get_thread_num
 
 cnp.import_array()
 
@@ -104,12 +105,16 @@ METHOD_BLAS = 2
 # half of one core's L2 (_l2_bytes), which also holds the operands: then one
 # core's write bandwidth is the limit, and one thread per half L2 of result
 # adds its own (the k = 1 outer product of the Llama node: 1.3-1.6x on 2 Zen 3
-# cores).  Scratch up to STACK_BYTES lives on the stack.
+# cores).  Below GIL_FREE_MIN_WORK multiply-adds in all, the kernels keep the
+# GIL, as NumPy's small loops do: releasing and re-taking it (about 400
+# instructions, and a wait for the GIL when other threads run Python) costs
+# as much as such a product.  Scratch up to STACK_BYTES lives on the stack.
 cdef enum:
     KC = 256
     MC_BYTES = 384 * 1024
     NC_BYTES = 4 * 1024 * 1024
     PARALLEL_MIN_WORK = 96 * 96 * 96
+    GIL_FREE_MIN_WORK = 16 * 16 * 16
     STACK_BYTES = 4096
 
 
@@ -428,6 +433,33 @@ cdef bint _run_blas(const Geometry *g, const floating *pa, const floating *pb,
     return done
 
 
+cdef void _native_all(const Geometry *g, bint panel, const floating *pa,
+                      const floating *pb, floating *pr, const int64_t *a_off,
+                      const int64_t *b_off, int64_t n_batch, int nt, bint by_batch,
+                      floating *scratch, int64_t per_thread,
+                      int64_t rows_len) noexcept nogil:
+    """Every product of the batch on nt threads: over batch entries (by_batch)
+    or inside each product; scratch holds per_thread elements per thread."""
+    cdef int64_t t, stride_r = g.n * g.m
+    if by_batch:
+        for t in prange(n_batch, schedule="static", num_threads=nt):
+            _native_one(g, panel, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                        scratch + omp_get_thread_num() * per_thread,
+                        scratch + omp_get_thread_num() * per_thread + rows_len)
+    elif nt == 1:
+        for t in range(n_batch):
+            _native_one(g, panel, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                        scratch, scratch + rows_len)
+    elif panel:
+        for t in range(n_batch):
+            _panel_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                            scratch, per_thread, nt)
+    else:
+        for t in range(n_batch):
+            _gemm_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                           scratch, per_thread, rows_len, nt)
+
+
 cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
                      floating *pr, const int64_t *a_off, const int64_t *b_off,
                      int64_t n_batch, int n_threads) except -1:
@@ -436,7 +468,7 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
     Scratch per thread: packed B^T rows (or the panel kernel's A^T) and a
     packed A^T block.  Small scratch lives on the stack.
     """
-    cdef int64_t t, stride_r = g.n * g.m, work = g.m * g.n * g.k
+    cdef int64_t stride_r = g.n * g.m, work = g.m * g.n * g.k
     cdef int64_t rows_len, cols_len, per_thread
     cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
@@ -458,24 +490,13 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
         scratch = <floating *>aligned_alloc(64, _round_up(total, 64))
         if scratch == NULL:
             raise MemoryError("fastops.matmul_t: cannot allocate packing buffers")
-    with nogil:
-        if by_batch:
-            for t in prange(n_batch, schedule="static", num_threads=nt):
-                _native_one(g, panel, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
-                            scratch + omp_get_thread_num() * per_thread,
-                            scratch + omp_get_thread_num() * per_thread + rows_len)
-        elif nt == 1:
-            for t in range(n_batch):
-                _native_one(g, panel, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
-                            scratch, scratch + rows_len)
-        elif panel:
-            for t in range(n_batch):
-                _panel_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
-                                scratch, per_thread, nt)
-        else:
-            for t in range(n_batch):
-                _gemm_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
-                               scratch, per_thread, rows_len, nt)
+    if work * n_batch >= GIL_FREE_MIN_WORK:
+        with nogil:
+            _native_all(g, panel, pa, pb, pr, a_off, b_off, n_batch, nt, by_batch,
+                        scratch, per_thread, rows_len)
+    else:
+        _native_all(g, panel, pa, pb, pr, a_off, b_off, n_batch, nt, by_batch,
+                    scratch, per_thread, rows_len)
     if total > STACK_BYTES:
         free(scratch)
     return 0
@@ -489,9 +510,11 @@ cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
     cdef const floating *pb = <const floating *>cnp.PyArray_DATA(b)
     cdef floating *pr = <floating *>cnp.PyArray_DATA(out)
     cdef bint done = False
-    if method == METHOD_BLAS:
+    if method == METHOD_BLAS and g.m * g.n * g.k * n_batch >= GIL_FREE_MIN_WORK:
         with nogil:
             done = _run_blas(&g, pa, pb, pr, a_off, b_off, n_batch, n_threads)
+    elif method == METHOD_BLAS:
+        done = _run_blas(&g, pa, pb, pr, a_off, b_off, n_batch, n_threads)
     if not done:
         _run_native(&g, pa, pb, pr, a_off, b_off, n_batch, n_threads)
     return 0
@@ -547,32 +570,52 @@ cdef int64_t *_batch_offsets(cnp.ndarray x, cnp.ndarray out, int64_t n_batch) ex
     return offsets
 
 
-def matmul_t_into(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, int method, int num_threads):
-    """Fill `out` (C-contiguous, (..., n, m)) with (A @ B)^T for every batch entry.
+cdef cnp.ndarray _new_result(tuple shape, int typenum):
+    """An uninitialised C-contiguous array of `shape` (at most 64 dimensions)."""
+    cdef cnp.npy_intp dims[64]
+    cdef int d, nd = len(shape)
+    for d in range(nd):
+        dims[d] = shape[d]
+    return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+
+
+def matmul_t_into(cnp.ndarray a, cnp.ndarray b, out, tuple shape, int method,
+                  int num_threads):
+    """Fill `out` (C-contiguous, `shape` = (..., n, m)) with (A @ B)^T for every
+    batch entry, and return it; `out` None: a new array.
 
     `a` (..., m, k) and `b` (..., k, n) share out's dtype (float32/float64), are
     aligned (else UnalignedError: the caller copies them) and their batch
-    dimensions broadcast to out's, which is not empty.  Validation is the
-    caller's job (fastops/matmul_t.py).
+    dimensions broadcast to `shape`'s.  An empty result is returned as is, and
+    k = 0 gives zeros.  `num_threads` 0: OpenMP's default, capped by the usable
+    CPUs.  Validation is the caller's job (fastops/matmul_t.py).
     """
+    cdef cnp.ndarray r = _new_result(shape, cnp.PyArray_TYPE(a)) if out is None else out
+    if cnp.PyArray_SIZE(r) == 0:
+        return r
+    if cnp.PyArray_DIMS(a)[cnp.PyArray_NDIM(a) - 1] == 0:
+        memset(cnp.PyArray_DATA(r), 0, cnp.PyArray_NBYTES(r))
+        return r
     if not (cnp.PyArray_ISALIGNED(a) and cnp.PyArray_ISALIGNED(b)):
         raise UnalignedError("operands must have strides in whole elements")
+    if num_threads == 0:
+        num_threads = default_n_threads()
     cdef int64_t n_batch = 1
     cdef int d
-    for d in range(cnp.PyArray_NDIM(out) - 2):
-        n_batch *= cnp.PyArray_DIMS(out)[d]
+    for d in range(cnp.PyArray_NDIM(r) - 2):
+        n_batch *= cnp.PyArray_DIMS(r)[d]
     if n_batch == 1:
-        _run_typed(a, b, out, &_zero, &_zero, 1, method, num_threads)
-        return out
-    cdef int64_t *ao = _batch_offsets(a, out, n_batch)
+        _run_typed(a, b, r, &_zero, &_zero, 1, method, num_threads)
+        return r
+    cdef int64_t *ao = _batch_offsets(a, r, n_batch)
     cdef int64_t *bo = NULL
     try:
-        bo = _batch_offsets(b, out, n_batch)
-        _run_typed(a, b, out, ao, bo, n_batch, method, num_threads)
+        bo = _batch_offsets(b, r, n_batch)
+        _run_typed(a, b, r, ao, bo, n_batch, method, num_threads)
     finally:
         free(ao)
         free(bo)
-    return out
+    return r
 
 
 cdef int _run_typed(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, const int64_t *ao,

@@ -43,6 +43,11 @@ def openmp_enabled() -> bool:
     return bool(FO_OPENMP_ENABLED)
 
 
+cdef int default_n_threads() except -1:
+    """Threads for ``num_threads=None``: OpenMP's default capped by the usable CPUs."""
+    return min(omp_get_max_threads(), _available_cpus()) if FO_OPENMP_ENABLED else 1
+
+
 def openmp_effective_n_threads(n_threads=None) -> int:
     """Number of threads a kernel should start for ``n_threads`` (see module doc).
 
@@ -50,20 +55,16 @@ def openmp_effective_n_threads(n_threads=None) -> int:
     Without OpenMP the answer is always 1.
     """
     cdef int n
-    if n_threads is not None:
-        if isinstance(n_threads, (bool, np.bool_)):
-            raise TypeError(f"num_threads must be None or an int, got {n_threads!r}")
-        try:
-            n_threads = operator.index(n_threads)
-        except TypeError:
-            raise TypeError(f"num_threads must be None or an int, got {n_threads!r}") from None
     if n_threads is None:
-        n = min(omp_get_max_threads(), _available_cpus())
-    elif n_threads == 0:
+        return default_n_threads()
+    if isinstance(n_threads, (bool, np.bool_)):
+        raise TypeError(f"num_threads must be None or an int, got {n_threads!r}")
+    try:
+        n_threads = operator.index(n_threads)
+    except TypeError:
+        raise TypeError(f"num_threads must be None or an int, got {n_threads!r}") from None
+    if n_threads == 0:
         raise ValueError("num_threads=0 is invalid: use None, a positive count, "
                          "or a negative one for 'all CPUs but |n|-1'")
-    elif n_threads < 0:
-        n = max(1, _available_cpus() + 1 + n_threads)
-    else:
-        n = n_threads
+    n = max(1, _available_cpus() + 1 + n_threads) if n_threads < 0 else n_threads
     return n if FO_OPENMP_ENABLED else 1

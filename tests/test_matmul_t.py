@@ -1083,7 +1083,7 @@ def test_auto_picks_the_measured_path(monkeypatch, a_shape, b_shape, dtype, on_a
     module = sys.modules["fastops.matmul_t"]
     chosen = []
     monkeypatch.setattr(module, "_matmul_t_into",
-                        lambda a, b, out, code, n_threads: chosen.append(code) or out)
+                        lambda a, b, out, shape, code, n_threads: chosen.append(code) or out)
     a, b = np.empty(a_shape, dtype), np.empty(b_shape, dtype)
     for avx512, expected in ((True, on_avx512), (False, otherwise)):
         monkeypatch.setattr(module, "_avx512", lambda avx512=avx512: avx512)
