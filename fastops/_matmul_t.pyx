@@ -643,8 +643,7 @@ cdef void _extent(cnp.ndarray x, char **low, char **high):
     low[0], high[0] = lo, hi
 
 
-def extents_overlap(cnp.ndarray x, cnp.ndarray y) -> bool:
-    """True if the memory extents of x and y intersect (np.may_share_memory, in C)."""
+cdef bint _extents_overlap(cnp.ndarray x, cnp.ndarray y):
     cdef char *xl
     cdef char *xh
     cdef char *yl
@@ -652,6 +651,28 @@ def extents_overlap(cnp.ndarray x, cnp.ndarray y) -> bool:
     _extent(x, &xl, &xh)
     _extent(y, &yl, &yh)
     return xl < yh and yl < xh and xl < xh and yl < yh
+
+
+def extents_overlap(cnp.ndarray x, cnp.ndarray y) -> bool:
+    """True if the memory extents of x and y intersect (np.may_share_memory, in C)."""
+    return _extents_overlap(x, y)
+
+
+# Bits of out_flaws(), for fastops/matmul_t.py's error messages.
+OUT_NOT_C_CONTIGUOUS = 1
+OUT_READ_ONLY = 2
+OUT_NEAR_A = 4
+OUT_NEAR_B = 8
+
+
+def out_flaws(cnp.ndarray out, cnp.ndarray a, cnp.ndarray b) -> int:
+    """What keeps `out` from taking the result, as OUT_* bits (0: nothing):
+    not C-contiguous, read-only, memory extent meeting a's or b's (they may
+    share memory: np.shares_memory decides)."""
+    return ((0 if cnp.PyArray_IS_C_CONTIGUOUS(out) else OUT_NOT_C_CONTIGUOUS)
+            | (0 if cnp.PyArray_ISWRITEABLE(out) else OUT_READ_ONLY)
+            | (OUT_NEAR_A if _extents_overlap(out, a) else 0)
+            | (OUT_NEAR_B if _extents_overlap(out, b) else 0))
 
 
 # ------------------------------------------------------ runtime selection --

@@ -16,7 +16,7 @@ _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _NATIVE, _BLAS = _matmul_t.METHOD_NATIVE, _matmul_t.METHOD_BLAS
 _matmul_t_into = _matmul_t.matmul_t_into
-_extents_overlap = _matmul_t.extents_overlap
+_out_flaws = _matmul_t.out_flaws
 _ndarray = np.ndarray
 _METHODS = {"native": _NATIVE, "blas": _BLAS}
 
@@ -73,19 +73,21 @@ def _as_operand(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _check_out(out, shape: tuple, dtype: np.dtype, a: np.ndarray, b: np.ndarray) -> None:
-    if not isinstance(out, np.ndarray):
+    if not isinstance(out, _ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-    if out.dtype != dtype:
+    if out.dtype is not dtype and out.dtype != dtype:
         raise TypeError(f"out has dtype {out.dtype}, the result is {dtype}")
     if out.shape != shape:
         raise ValueError(f"out has shape {out.shape}, the result has shape {shape}")
-    flags = out.flags
-    if not flags.c_contiguous:
+    flaws = _out_flaws(out, a, b)
+    if not flaws:
+        return
+    if flaws & _matmul_t.OUT_NOT_C_CONTIGUOUS:
         raise ValueError("out must be C-contiguous")
-    if not flags.writeable:
+    if flaws & _matmul_t.OUT_READ_ONLY:
         raise ValueError("out is read-only")
-    for x in (a, b):
-        if _extents_overlap(out, x) and np.shares_memory(out, x):
+    for x, near in ((a, _matmul_t.OUT_NEAR_A), (b, _matmul_t.OUT_NEAR_B)):
+        if flaws & near and np.shares_memory(out, x):
             raise ValueError("out overlaps an input; pass a separate array")
 
 
