@@ -417,7 +417,7 @@ cdef bint _run_blas(const Geometry *g, const floating *pa, const floating *pb,
                     int64_t n_batch, int n_threads) noexcept nogil:
     """Every product through CBLAS; False (nothing written) if the layout can't go."""
     cdef int64_t t, stride_r = g.n * g.m
-    cdef bint by_batch = (_split_batch(n_batch, n_threads, g.m * g.n * g.k)
+    cdef bint by_batch = (n_threads > 1 and _split_batch(n_batch, n_threads, g.m * g.n * g.k)
                           and fo_blas_threads_local != NULL)
     cdef int previous = fo_blas_set_threads(1 if by_batch else n_threads)
     cdef bint done = _blas_one(g, pa + a_off[0], pb + b_off[0], pr)
@@ -475,7 +475,7 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
     cdef bint panel = _fits_panel(g, sizeof(floating))
     cdef int64_t halves_of_l2 = _cdiv(2 * stride_r * n_batch * <int64_t>sizeof(floating), _l2_bytes)
     cdef int nt = n_threads if work * n_batch >= PARALLEL_MIN_WORK else <int>min(n_threads, halves_of_l2)
-    cdef bint by_batch = _split_batch(n_batch, nt, work)
+    cdef bint by_batch = nt > 1 and _split_batch(n_batch, nt, work)
     cdef size_t total
     if panel:
         rows_len, cols_len = _round_up(_panel_len(g), 16), 0
@@ -644,6 +644,7 @@ cdef void _extent(cnp.ndarray x, char **low, char **high):
 
 
 cdef bint _extents_overlap(cnp.ndarray x, cnp.ndarray y):
+    """True if the memory extents of x and y intersect (np.may_share_memory, in C)."""
     cdef char *xl
     cdef char *xh
     cdef char *yl
@@ -651,11 +652,6 @@ cdef bint _extents_overlap(cnp.ndarray x, cnp.ndarray y):
     _extent(x, &xl, &xh)
     _extent(y, &yl, &yh)
     return xl < yh and yl < xh and xl < xh and yl < yh
-
-
-def extents_overlap(cnp.ndarray x, cnp.ndarray y) -> bool:
-    """True if the memory extents of x and y intersect (np.may_share_memory, in C)."""
-    return _extents_overlap(x, y)
 
 
 # Bits of out_flaws(), for fastops/matmul_t.py's error messages.

@@ -798,6 +798,7 @@ def test_num_threads_none_honours_threadpoolctl_limits():
     a = _rand((150, 160), seed=35)
     b = _rand((160, 170), seed=36)
     with threadpoolctl.threadpool_limits(limits=1):
+        assert fastops._openmp_helpers.openmp_effective_n_threads() == 1
         res = matmul_t(a, b)
     assert_matmul_t_close(res, a, b)
 
@@ -818,6 +819,26 @@ def test_concurrent_calls_from_python_threads(method):
         return [matmul_t(a, b, num_threads=nt, method=method) for _ in range(3)]
 
     with ThreadPoolExecutor(max_workers=4) as pool:
+        all_results = list(pool.map(run, problems))
+    for (a, b, _), results in zip(problems, all_results):
+        for res in results:
+            assert_matmul_t_close(res, a, b)
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+def test_concurrent_tiny_calls_from_python_threads(method):
+    """Tiny products and batches of them (below 16^3 multiply-adds the kernels keep
+    the GIL) give correct results when many Python threads call at once."""
+    shapes = [((1, 1), (1, 1)), ((4, 4), (4, 4)), ((7, 3), (3, 5)), ((6, 3, 5), (5, 2)),
+              ((2, 8, 8), (2, 8, 8)), ((3, 1, 4, 2), (5, 2, 3))]
+    problems = [(_rand(sa, DTYPES[i % 2], seed=300 + i), _rand(sb, DTYPES[i % 2], seed=400 + i),
+                 [1, 2, None][i % 3]) for i, (sa, sb) in enumerate(shapes * 2)]
+
+    def run(p):
+        a, b, nt = p
+        return [matmul_t(a, b, num_threads=nt, method=method) for _ in range(200)]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
         all_results = list(pool.map(run, problems))
     for (a, b, _), results in zip(problems, all_results):
         for res in results:
@@ -1035,7 +1056,7 @@ def test_every_simd_variant_tiny_batched_products(simd_variant, dtype, k, m):
 
 @settings(deadline=None, max_examples=N_EXAMPLES)
 @given(data=st.data())
-def test_extents_overlap_agrees_with_may_share_memory(data):
+def test_out_flaws_extent_bits_agree_with_may_share_memory(data):
     """The C extent check behind out= agrees with np.may_share_memory on strided views."""
     base = np.empty((12, 10))
 
@@ -1047,8 +1068,11 @@ def test_extents_overlap_agrees_with_may_share_memory(data):
         v = base[rows, cols]
         return v.T if data.draw(st.booleans()) else v
 
-    x, y = view(), view()
-    assert fastops._matmul_t.extents_overlap(x, y) == np.may_share_memory(x, y)
+    out, x, y = view(), view(), view()
+    flaws = fastops._matmul_t.out_flaws(out, x, y)
+    assert bool(flaws & fastops._matmul_t.OUT_NEAR_A) == np.may_share_memory(out, x)
+    assert bool(flaws & fastops._matmul_t.OUT_NEAR_B) == np.may_share_memory(out, y)
+    assert bool(flaws & fastops._matmul_t.OUT_NOT_C_CONTIGUOUS) == (not out.flags.c_contiguous)
 
 
 # --------------------------------------------------------------------------- auto policy
