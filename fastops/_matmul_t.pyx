@@ -99,9 +99,11 @@ METHOD_BLAS = 2
 # packed B^T block (MC x KC) sized for L2, the packed A^T block (KC x NC) for
 # L3.  Products whose packed A^T fits the active variant's panel_bytes (32 KiB
 # with AVX-512, 16 KiB with AVX2 and SSE) skip packing B and the blocking
-# altogether (panel kernel).  Below PARALLEL_MIN_WORK multiply-adds in all,
-# one thread does everything (waking a second thread costs about 3 us: on 2
-# cores, 2 threads lost below about 96^3), unless the result takes more than
+# altogether (panel kernel).  Below PARALLEL_MIN_BYTES of multiply-adds times
+# element size in all (96^3 in float32, 76^3 in float64, whose multiply-adds
+# take twice as long), one thread does everything (waking a second thread
+# costs about 3 us: on 2 cores, 2 threads lost below about 96^3 in float32;
+# Zen 3 float64 80^3-88^3: 1.3-1.5x on 2 threads in 4 of 6 runs), unless the result takes more than
 # half of one core's L2 (_l2_bytes), which also holds the operands: then one
 # core's write bandwidth is the limit, and one thread per half L2 of result
 # adds its own (the k = 1 outer product of the Llama node: 1.3-1.6x on 2 Zen 3
@@ -113,7 +115,7 @@ cdef enum:
     KC = 256
     MC_BYTES = 384 * 1024
     NC_BYTES = 4 * 1024 * 1024
-    PARALLEL_MIN_WORK = 96 * 96 * 96
+    PARALLEL_MIN_BYTES = 96 * 96 * 96 * 4
     GIL_FREE_MIN_WORK = 16 * 16 * 16
     STACK_BYTES = 4096
 
@@ -402,14 +404,20 @@ cdef bint _blas_one(const Geometry *g, const floating *a, const floating *b,
 
 # ------------------------------------------------------------- batch loop --
 
-cdef inline bint _split_batch(int64_t n_batch, int n_threads, int64_t work) noexcept nogil:
+cdef inline bint _worth_threads(int64_t work, int64_t size) noexcept nogil:
+    """Is `work` multiply-adds of `size`-byte elements enough to wake more threads?"""
+    return work * size >= PARALLEL_MIN_BYTES
+
+
+cdef inline bint _split_batch(int64_t n_batch, int n_threads, int64_t work,
+                              int64_t size) noexcept nogil:
     """Thread over batch entries (one product per thread) rather than inside each?
 
     Yes when the entries divide evenly among the threads, are many, or are
     too small to split.
     """
     return n_batch > 1 and n_batch >= n_threads and (
-        n_batch % n_threads == 0 or n_batch >= 4 * n_threads or work < PARALLEL_MIN_WORK)
+        n_batch % n_threads == 0 or n_batch >= 4 * n_threads or not _worth_threads(work, size))
 
 
 cdef bint _run_blas(const Geometry *g, const floating *pa, const floating *pb,
@@ -417,7 +425,8 @@ cdef bint _run_blas(const Geometry *g, const floating *pa, const floating *pb,
                     int64_t n_batch, int n_threads) noexcept nogil:
     """Every product through CBLAS; False (nothing written) if the layout can't go."""
     cdef int64_t t, stride_r = g.n * g.m
-    cdef bint by_batch = (n_threads > 1 and _split_batch(n_batch, n_threads, g.m * g.n * g.k)
+    cdef bint by_batch = (n_threads > 1
+                          and _split_batch(n_batch, n_threads, g.m * g.n * g.k, sizeof(floating))
                           and fo_blas_threads_local != NULL)
     cdef int previous = fo_blas_set_threads(1 if by_batch else n_threads)
     cdef bint done = _blas_one(g, pa + a_off[0], pb + b_off[0], pr)
@@ -474,8 +483,9 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
     cdef floating *scratch
     cdef bint panel = _fits_panel(g, sizeof(floating))
     cdef int64_t halves_of_l2 = _cdiv(2 * stride_r * n_batch * <int64_t>sizeof(floating), _l2_bytes)
-    cdef int nt = n_threads if work * n_batch >= PARALLEL_MIN_WORK else <int>min(n_threads, halves_of_l2)
-    cdef bint by_batch = nt > 1 and _split_batch(n_batch, nt, work)
+    cdef int nt = (n_threads if _worth_threads(work * n_batch, sizeof(floating))
+                   else <int>min(n_threads, halves_of_l2))
+    cdef bint by_batch = nt > 1 and _split_batch(n_batch, nt, work, sizeof(floating))
     cdef size_t total
     if panel:
         rows_len, cols_len = _round_up(_panel_len(g), 16), 0

@@ -1022,6 +1022,7 @@ def simd_variant(request):
     ((64, 64), (64, 2051)),           # 2 threads, rows split unevenly: panel kernel (fp32), blocked (fp64 on AVX2)
     ((32, 64), (64, 2051)),           # the same on the panel kernel in fp64 with AVX2 (16 KiB of A^T)
     ((6, 9, 12), (6, 12, 10)),        # batch of small products
+    ((78, 78), (78, 78)),             # 2 threads in fp64 only (past 76^3), 1 in fp32
     ((130, 300), (300, 150)),         # blocked GEMM, edge tiles, two k blocks
     ((90, 260), (260, 61)),           # edge tiles: 2 of 4 vectors of columns, 1 of 6 rows
     ((113, 270), (270, 50)),          # edge tiles: 3 of 4 vectors, the last one partial
