@@ -803,6 +803,20 @@ def test_num_threads_none_honours_threadpoolctl_limits():
     assert_matmul_t_close(res, a, b)
 
 
+def _assert_correct_from_threads(problems, method, calls, workers):
+    """Each (a, b, num_threads) problem called `calls` times in a pool of `workers`
+    Python threads, all at once; every result checked against the reference."""
+    def run(p):
+        a, b, nt = p
+        return [matmul_t(a, b, num_threads=nt, method=method) for _ in range(calls)]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        all_results = list(pool.map(run, problems))
+    for (a, b, _), results in zip(problems, all_results):
+        for res in results:
+            assert_matmul_t_close(res, a, b)
+
+
 @pytest.mark.parametrize("method", METHOD_PARAMS)
 def test_concurrent_calls_from_python_threads(method):
     """Several Python threads calling matmul_t at once all get correct results."""
@@ -813,16 +827,7 @@ def test_concurrent_calls_from_python_threads(method):
         a = _rand(shape_a, dtype, seed=100 + i)
         b = _rand((90 + 5 * i, 50 + 11 * i), dtype, seed=200 + i)
         problems.append((a, b, [1, 2, None][i % 3]))
-
-    def run(p):
-        a, b, nt = p
-        return [matmul_t(a, b, num_threads=nt, method=method) for _ in range(3)]
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        all_results = list(pool.map(run, problems))
-    for (a, b, _), results in zip(problems, all_results):
-        for res in results:
-            assert_matmul_t_close(res, a, b)
+    _assert_correct_from_threads(problems, method, calls=3, workers=4)
 
 
 @pytest.mark.parametrize("method", METHOD_PARAMS)
@@ -833,16 +838,7 @@ def test_concurrent_tiny_calls_from_python_threads(method):
               ((2, 8, 8), (2, 8, 8)), ((3, 1, 4, 2), (5, 2, 3))]
     problems = [(_rand(sa, DTYPES[i % 2], seed=300 + i), _rand(sb, DTYPES[i % 2], seed=400 + i),
                  [1, 2, None][i % 3]) for i, (sa, sb) in enumerate(shapes * 2)]
-
-    def run(p):
-        a, b, nt = p
-        return [matmul_t(a, b, num_threads=nt, method=method) for _ in range(200)]
-
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        all_results = list(pool.map(run, problems))
-    for (a, b, _), results in zip(problems, all_results):
-        for res in results:
-            assert_matmul_t_close(res, a, b)
+    _assert_correct_from_threads(problems, method, calls=200, workers=6)
 
 
 # --------------------------------------------------------------------------
