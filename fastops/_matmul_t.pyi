@@ -8,6 +8,7 @@ class UnalignedError(ValueError): ...
 
 def matmul_t_into(a: np.ndarray, b: np.ndarray, out: np.ndarray | None,
                   shape: tuple[int, ...], method: int, num_threads: int) -> np.ndarray: ...
+
 OUT_NOT_C_CONTIGUOUS: int
 OUT_READ_ONLY: int
 OUT_NEAR_A: int

@@ -103,11 +103,11 @@ METHOD_BLAS = 2
 # element size in all (96^3 in float32, 76^3 in float64, whose multiply-adds
 # take twice as long), one thread does everything (waking a second thread
 # costs about 3 us: on 2 cores, 2 threads lost below about 96^3 in float32;
-# Zen 3 float64 80^3-88^3: 1.3-1.5x on 2 threads in 4 of 6 runs), unless the result takes more than
-# half of one core's L2 (_l2_bytes), which also holds the operands: then one
-# core's write bandwidth is the limit, and one thread per half L2 of result
-# adds its own (the k = 1 outer product of the Llama node: 1.3-1.6x on 2 Zen 3
-# cores).  Below GIL_FREE_MIN_WORK multiply-adds in all, the kernels keep the
+# Zen 3 float64 80^3-88^3: 1.3-1.5x on 2 threads in 4 of 6 runs), unless the
+# result takes more than half of one core's L2 (_l2_bytes), which also holds
+# the operands: then one core's write bandwidth is the limit, and one thread
+# per half L2 of result adds its own (the k = 1 outer product of the Llama
+# node: 1.3-1.6x on 2 Zen 3 cores).  Below GIL_FREE_MIN_WORK multiply-adds in all, the kernels keep the
 # GIL, as NumPy's small loops do: releasing and re-taking it (about 400
 # instructions, and a wait for the GIL when other threads run Python) costs
 # as much as such a product.  Scratch up to STACK_BYTES lives on the stack.
@@ -404,6 +404,11 @@ cdef bint _blas_one(const Geometry *g, const floating *a, const floating *b,
 
 # ------------------------------------------------------------- batch loop --
 
+cdef inline bint _worth_releasing_gil(int64_t work) noexcept nogil:
+    """Is `work` multiply-adds in all enough to release the GIL for?"""
+    return work >= GIL_FREE_MIN_WORK
+
+
 cdef inline bint _worth_threads(int64_t work, int64_t size) noexcept nogil:
     """Is `work` multiply-adds of `size`-byte elements enough to wake more threads?"""
     return work * size >= PARALLEL_MIN_BYTES
@@ -500,7 +505,7 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
         scratch = <floating *>aligned_alloc(64, _round_up(total, 64))
         if scratch == NULL:
             raise MemoryError("fastops.matmul_t: cannot allocate packing buffers")
-    if work * n_batch >= GIL_FREE_MIN_WORK:
+    if _worth_releasing_gil(work * n_batch):
         with nogil:
             _native_all(g, panel, pa, pb, pr, a_off, b_off, n_batch, nt, by_batch,
                         scratch, per_thread, rows_len)
@@ -520,7 +525,7 @@ cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
     cdef const floating *pb = <const floating *>cnp.PyArray_DATA(b)
     cdef floating *pr = <floating *>cnp.PyArray_DATA(out)
     cdef bint done = False
-    if method == METHOD_BLAS and g.m * g.n * g.k * n_batch >= GIL_FREE_MIN_WORK:
+    if method == METHOD_BLAS and _worth_releasing_gil(g.m * g.n * g.k * n_batch):
         with nogil:
             done = _run_blas(&g, pa, pb, pr, a_off, b_off, n_batch, n_threads)
     elif method == METHOD_BLAS:
