@@ -167,6 +167,7 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
             code = _auto_method(dtype, m, n, k, n_batch)
     else:
         code = _method_code(method)
+    # 0: the compiled side resolves OpenMP's default (one Python call less)
     n_threads = 0 if num_threads is None else openmp_effective_n_threads(num_threads)
     if out is not None:
         _check_out(out, shape, dtype, a, b)
