@@ -700,12 +700,27 @@ def _align(rows: list[list[str]], left: int) -> list[str]:
                       for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in rows]
 
 
+def paired_ratio_quartiles(peer: Result, own: Result) -> tuple[float, float] | None:
+    """First and third quartiles of the per-round ratios peer time / own time.
+
+    Samples are taken round-robin (:func:`run_case`), so sample r of every
+    implementation was timed within seconds of the others: each round's ratio
+    cancels the machine's drift between rounds.  None with fewer than 2 rounds.
+    """
+    ratios = [p / o for p, o in zip(peer.samples_s, own.samples_s) if o > 0]
+    if len(ratios) < 2:
+        return None
+    q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+    return q1, q3
+
+
 def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_impls: Sequence[str], *,
                  unit: str = "GFLOP/s", missing: Mapping[str, str] | None = None,
                  failed: Mapping[tuple[str, str, str, str], str] | None = None,
                  unsupported: Mapping[tuple[str, str, str, str], str] | None = None) -> str:
     """One row per (case, dtype): each implementation's median time, fastops' rate (``unit``) and % of peak,
-    the speed-up of every fastops implementation over the best peer, and that peer's name.
+    the speed-up of every fastops implementation over the best peer, the middle half of the first
+    one's per-round speed-ups (:func:`paired_ratio_quartiles`), and the best peer's name.
     A "busy" column appears when other processes used >= :data:`BUSY_THRESHOLD` of the CPUs
     while some row was timed (those rows are unreliable).
 
@@ -725,7 +740,8 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
     header = ["case", "dtype", *impl_names]
     if primary:
         header += [f"{primary} {unit}"] + (["% peak"] if show_peak else [])
-    header += [f"x {name}" for name in fastops_impls] + (["busy"] if show_busy else []) + ["best peer"]
+    header += [f"x {name}" for name in fastops_impls] + ([f"x {primary} IQR"] if primary else [])
+    header += (["busy"] if show_busy else []) + ["best peer"]
     table = [header]
     for (kernel, case, dtype), by_impl in rows.items():
         cells = [case, dtype]
@@ -747,6 +763,10 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
         for name in fastops_impls:
             own = by_impl.get(name)
             cells.append(f"{best.median_s / own.median_s:.2f}" if own and best else "-")
+        if primary:
+            own = by_impl.get(primary)
+            quartiles = paired_ratio_quartiles(best, own) if own and best else None
+            cells.append(f"{quartiles[0]:.2f}-{quartiles[1]:.2f}" if quartiles else "-")
         if show_busy:
             load = max((res.foreign_load or 0) for res in by_impl.values()) if by_impl else 0
             cells.append(f"{100 * load:.0f}%" if load >= BUSY_THRESHOLD else "")

@@ -315,6 +315,8 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: S
         if run.fastops_impls[kernel.name]:
             print("x <impl> = best peer time / <impl> time (> 1: fastops faster); "
                   "best peer = fastest non-fastops implementation")
+            print(f"x {run.fastops_impls[kernel.name][0]} IQR = middle half of the per-round ratios "
+                  "(samples are taken round-robin): a range that spans 1 is a tie on this machine")
         if "  busy" in table.splitlines()[0]:
             print("busy = share of the CPUs other processes used while that row was timed: such rows are unreliable")
     for note in run.notes:

@@ -332,10 +332,10 @@ def test_resolve_peaks(tmp_path):
 # --------------------------------------------------------------------------- output
 
 
-def _result(case, dtype, impl, median, peak=None):
+def _result(case, dtype, impl, median, peak=None, samples=None):
     flops = 2 * 64**3
     gflops = flops / median / 1e9
-    return _bench.Result("k", case, dtype, impl, median, [median], flops, gflops,
+    return _bench.Result("k", case, dtype, impl, median, samples or [median], flops, gflops,
                          None if peak is None else 100 * gflops / peak)
 
 
@@ -362,15 +362,26 @@ def test_format_table():
                                 unsupported={("k", "n=64", "float64", "cv"): "no fp64"})
     lines = table.splitlines()
     assert lines[0].split() == ["case", "dtype", "fo", "fo-x", "np", "pt", "tf", "cv", "fo", "GFLOP/s", "%", "peak",
-                                "x", "fo", "x", "fo-x", "best", "peer"]
+                                "x", "fo", "x", "fo-x", "x", "fo", "IQR", "best", "peer"]
     assert set(lines[1]) == {"-"}
     f32, f64 = lines[2].split(), lines[3].split()
     assert f32[:4] == ["n=64", "float32", "1.00", "µs"]
     assert "not" in f32 and "installed" in f32
-    assert f32[-3:] == ["2.00", "0.50", "np"]  # ratios: 2 µs / 1 µs, 2 µs / 4 µs; best peer np
-    assert f32[-5] == "524.3" and f32[-4] == "52.4"  # GFLOP/s and % of a 1000 GFLOP/s peak
-    assert "failed" in f64 and f64[-3:] == ["0.50", "-", "pt"]
+    assert f32[-4:] == ["2.00", "0.50", "-", "np"]  # ratios: 2 µs / 1 µs, 2 µs / 4 µs; best peer np
+    assert f32[-6] == "524.3" and f32[-5] == "52.4"  # GFLOP/s and % of a 1000 GFLOP/s peak
+    assert "failed" in f64 and f64[-4:] == ["0.50", "-", "-", "pt"]  # one sample each: no IQR
     assert f64[f64.index("installed") + 1] == "n/a" and "n/a" not in f32  # cv cannot do float64
+
+
+def test_format_table_gives_the_spread_of_per_round_ratios():
+    """Round r of the peer is divided by round r of fastops: drift between rounds cancels."""
+    fo = _result("c", "float32", "fo", 2e-6, samples=[1e-6, 2e-6, 3e-6, 4e-6, 5e-6])
+    np_ = _result("c", "float32", "np", 4e-6, samples=[3e-6, 3e-6, 6e-6, 10e-6, 5e-6])
+    # per-round ratios 3, 1.5, 2, 2.5, 1: quartiles 1.5 and 2.5 (drift cancels: fo's rounds grow 5x)
+    assert _bench.paired_ratio_quartiles(np_, fo) == (pytest.approx(1.5), pytest.approx(2.5))
+    row = _bench.format_table([fo, np_], ["fo", "np"], ["fo"]).splitlines()[2].split()
+    assert row[-3:] == ["2.00", "1.50-2.50", "np"]
+    assert _bench.paired_ratio_quartiles(_result("c", "float32", "np", 1e-6), fo) is None
 
 
 def test_format_table_flags_busy_rows():
