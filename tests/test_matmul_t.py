@@ -12,6 +12,7 @@ thread keeps running while a kernel runs in another thread.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 import time
@@ -1049,6 +1050,26 @@ def test_every_simd_variant_tiny_batched_products(simd_variant, dtype, k, m):
             for num_threads in (1, 2):
                 assert_matmul_t_close(matmul_t(a_view, b, method="native", num_threads=num_threads),
                                       a_view, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [11, 19, 27, 35, 43, 51])  # never a whole number of vectors
+@pytest.mark.parametrize("b_layout", ["C", "F"])          # rows of B contiguous or strided
+def test_every_simd_variant_panel_blocks_stay_inside_out(simd_variant, dtype, m, b_layout):
+    """The panel kernel on 2 to 13 vectors per row of R (full-width stores
+    spill into the next row, which is written later) and whole or ragged last
+    row groups: right results, and not one element written past the end of
+    `out`, which sits inside a larger buffer."""
+    rng = np.random.default_rng(m)
+    k = 17
+    a = rng.standard_normal((m, k)).astype(dtype)
+    for n, num_threads in itertools.product((13, 16), (1, 2)):  # 16: the last group is whole
+        b = np.asarray(rng.standard_normal((k, n)).astype(dtype), order=b_layout)
+        buffer = np.full(n * m + 64, -7.0, dtype=dtype)
+        out = buffer[: n * m].reshape(n, m)
+        assert matmul_t(a, b, out=out, method="native", num_threads=num_threads) is out
+        assert_matmul_t_close(out, a, b)
+        assert (buffer[n * m:] == -7.0).all()
 
 
 @settings(deadline=None, max_examples=N_EXAMPLES)
