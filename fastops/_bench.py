@@ -122,6 +122,9 @@ class Case:
     flops: int
     make_inputs: Callable[[np.dtype], Inputs]
     size: int | None = None
+    #: elements every implementation reads or writes at least (the operands as
+    #: stored, plus the result): the "% copy" column of FLOP kernels; 0 when not given
+    elements: int = 0
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,9 @@ class Result:
     pct_peak: float | None
     #: unit of ``gflops`` (the kernel's rate: GFLOP/s, or GB/s with ``flops`` counting bytes)
     unit: str = "GFLOP/s"
+    #: a FLOP kernel's least memory traffic (``Case.elements``) per second, as % of the
+    #: copy bandwidth (None: not given, or no bandwidth known)
+    pct_bandwidth: float | None = None
     #: share of all CPUs other processes used while this case was timed (None: unknown)
     foreign_load: float | None = None
 
@@ -451,6 +457,8 @@ def run_case(kernel: Kernel, case: Case, dtype: str, impls: Sequence[Impl], sett
                 warm_up(fn, settings.warmup_s)
             samples[name].append(time_per_call(fn, loops))
     peak = peaks.get(dtype if kernel.peak == "dtype" else kernel.peak)
+    bandwidth = peaks.get("bandwidth") if kernel.peak == "dtype" and case.elements else None
+    least_bytes = case.elements * np.dtype(dtype).itemsize
     foreign = monitor.foreign_fraction()
     for name in names:  # keep the implementations' order in the results
         median = statistics.median(samples[name])
@@ -459,6 +467,7 @@ def run_case(kernel: Kernel, case: Case, dtype: str, impls: Sequence[Impl], sett
             kernel=kernel.name, case=case.name, dtype=dtype, impl=name, median_s=median,
             samples_s=samples[name], flops=case.flops, gflops=gflops,
             pct_peak=(100.0 * gflops / peak) if peak else None, unit=kernel.unit,
+            pct_bandwidth=(100.0 * least_bytes / median / 1e9 / bandwidth) if bandwidth else None,
             foreign_load=foreign))
 
 
@@ -718,8 +727,8 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
                  unit: str = "GFLOP/s", missing: Mapping[str, str] | None = None,
                  failed: Mapping[tuple[str, str, str, str], str] | None = None,
                  unsupported: Mapping[tuple[str, str, str, str], str] | None = None) -> str:
-    """One row per (case, dtype): each implementation's median time, fastops' rate (``unit``) and % of peak,
-    the speed-up of every fastops implementation over the best peer, the middle half of the first
+    """One row per (case, dtype): each implementation's median time, fastops' rate (``unit``), % of peak
+    and (FLOP kernels) % of the copy bandwidth its least memory traffic takes, the speed-up of every fastops implementation over the best peer, the middle half of the first
     one's per-round speed-ups (:func:`paired_ratio_quartiles`), and the best peer's name.
     A "busy" column appears when other processes used >= :data:`BUSY_THRESHOLD` of the CPUs
     while some row was timed (those rows are unreliable).
@@ -736,10 +745,11 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
         rows.setdefault((res.kernel, res.case, res.dtype), {})[res.impl] = res
     primary = fastops_impls[0] if fastops_impls else None
     show_peak = any(res.pct_peak is not None for res in results)
+    show_copy = any(res.pct_bandwidth is not None for res in results)
     show_busy = any((res.foreign_load or 0) >= BUSY_THRESHOLD for res in results)
     header = ["case", "dtype", *impl_names]
     if primary:
-        header += [f"{primary} {unit}"] + (["% peak"] if show_peak else [])
+        header += [f"{primary} {unit}"] + (["% peak"] if show_peak else []) + (["% copy"] if show_copy else [])
     header += [f"x {name}" for name in fastops_impls] + ([f"x {primary} IQR"] if primary else [])
     header += (["busy"] if show_busy else []) + ["best peer"]
     table = [header]
@@ -760,6 +770,8 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
             cells.append(f"{main.gflops:.1f}" if main else "-")
             if show_peak:
                 cells.append(f"{main.pct_peak:.1f}" if main and main.pct_peak is not None else "-")
+            if show_copy:
+                cells.append(f"{main.pct_bandwidth:.1f}" if main and main.pct_bandwidth is not None else "-")
         for name in fastops_impls:
             own = by_impl.get(name)
             cells.append(f"{best.median_s / own.median_s:.2f}" if own and best else "-")
@@ -880,7 +892,8 @@ def _random(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator) -
 
 
 def _matmul_t_case(name: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...], size: int | None = None) -> Case:
-    """A matmul_t case for ``a @ b`` with the given shapes (FLOPs: 2 * batch * m * n * k)."""
+    """A matmul_t case for ``a @ b`` with the given shapes (FLOPs: 2 * batch * m * n * k; least
+    traffic: a and b read once, the result written once)."""
     batch = math.prod(np.broadcast_shapes(a_shape[:-2], b_shape[:-2]))
     m, k = a_shape[-2:]
     n = b_shape[-1]
@@ -889,7 +902,8 @@ def _matmul_t_case(name: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]
         rng = np.random.default_rng(12345)
         return _random(a_shape, dtype, rng), _random(b_shape, dtype, rng)
 
-    return Case(name=name, flops=2 * batch * m * n * k, make_inputs=make_inputs, size=size)
+    return Case(name=name, flops=2 * batch * m * n * k, make_inputs=make_inputs, size=size,
+                elements=math.prod(a_shape) + math.prod(b_shape) + batch * n * m)
 
 
 def matmul_t_cases(quick: bool = False) -> list[Case]:

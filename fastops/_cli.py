@@ -317,6 +317,9 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: S
                   "best peer = fastest non-fastops implementation")
             print(f"x {run.fastops_impls[kernel.name][0]} IQR = middle half of the per-round ratios "
                   "(samples are taken round-robin): a range that spans 1 is a tie on this machine")
+        if "% copy" in table.splitlines()[0]:
+            print("% copy = operands read once and the result written once, per second, as % of the copy "
+                  "bandwidth: near 100 the case is memory-bound (above 100: its data stay in cache)")
         if "  busy" in table.splitlines()[0]:
             print("busy = share of the CPUs other processes used while that row was timed: such rows are unreliable")
     for note in run.notes:

@@ -226,13 +226,16 @@ def test_engine_on_fake_kernel():
     ]
     kernel = _fake_kernel(impls, [_tiny_case("a", 4), _tiny_case("b", None)])
     stream = io.StringIO()
-    run = _bench.run_bench([kernel], _fast_settings(), peaks={"float32": 100.0}, progress_stream=stream)
+    run = _bench.run_bench([kernel], _fast_settings(), peaks={"float32": 100.0, "bandwidth": 10.0},
+                           progress_stream=stream)
     assert [(r.case, r.impl) for r in run.results] == [("a", "fo"), ("a", "peer"), ("b", "fo"), ("b", "peer")]
     for res in run.results:
         assert len(res.samples_s) == 3 and res.median_s > 0
         assert res.flops == 2 * 4**3
         assert res.gflops == pytest.approx(res.flops / res.median_s / 1e9)
         assert res.pct_peak == pytest.approx(res.gflops)  # peak is 100 GFLOP/s
+        # 4x4 @ 4x4 float32: 3 x 16 elements of 4 bytes at least, against 10 GB/s
+        assert res.pct_bandwidth == pytest.approx(100 * 3 * 16 * 4 / res.median_s / 1e9 / 10)
     assert run.missing == {"fake": {"absent": "not installed"}}
     assert run.unsupported == {("fake", "a", "float32", "flaky"): "unsupported here",
                                ("fake", "b", "float32", "flaky"): "unsupported here"}
@@ -391,6 +394,21 @@ def test_format_table_flags_busy_rows():
     assert "busy" in lines[0].split()
     assert "60%" not in lines[2] and lines[3].split()[-2:] == ["60%", "np"]
     assert "busy" not in _bench.format_table([quiet], ["np"], [])
+
+
+def test_format_table_shows_share_of_copy_bandwidth():
+    fo, np_ = _result("c", "float32", "fo", 1e-3), _result("c", "float32", "np", 2e-3)
+    fo.pct_bandwidth = 87.25
+    lines = _bench.format_table([fo, np_], ["fo", "np"], ["fo"]).splitlines()
+    names = [h.strip() for h in lines[0].split("  ") if h.strip()]
+    assert names[names.index("fo GFLOP/s") + 1] == "% copy"
+    assert "87.2" in lines[2].split()
+    assert "% copy" not in _bench.format_table([np_], ["np"], [])
+
+
+def test_matmul_t_cases_count_least_traffic():
+    case = _bench._matmul_t_case("bcast", (8, 128, 64), (64, 256))
+    assert case.elements == 8 * 128 * 64 + 64 * 256 + 8 * 256 * 128  # b is read once, not 8 times
 
 
 def test_format_table_without_peak_or_fastops():
