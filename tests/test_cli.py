@@ -459,7 +459,8 @@ def test_bench_main_json_schema(tiny_matmul_t, tmp_path, capsys):
     assert doc["config"]["bench"]["peak_gflops"] == {"float32": 100.0, "float64": 50.0, "bandwidth": None}
     results = doc["results"]
     assert len(results) == 2 * 2 * 3  # cases x dtypes x impls
-    keys = {"kernel", "case", "dtype", "impl", "median_s", "samples_s", "gflops", "pct_peak", "flops"}
+    keys = {"kernel", "case", "dtype", "impl", "median_s", "samples_s", "gflops", "pct_peak", "flops",
+            "pct_bandwidth"}
     for rec in results:
         assert keys <= set(rec)
         assert rec["kernel"] == "matmul_t" and len(rec["samples_s"]) == 2
