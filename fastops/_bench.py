@@ -728,8 +728,9 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
                  failed: Mapping[tuple[str, str, str, str], str] | None = None,
                  unsupported: Mapping[tuple[str, str, str, str], str] | None = None) -> str:
     """One row per (case, dtype): each implementation's median time, fastops' rate (``unit``), % of peak
-    and (FLOP kernels) % of the copy bandwidth its least memory traffic takes, the speed-up of every fastops implementation over the best peer, the middle half of the first
-    one's per-round speed-ups (:func:`paired_ratio_quartiles`), and the best peer's name.
+    and (FLOP kernels) % of the copy bandwidth its least memory traffic takes, the speed-up of every
+    fastops implementation over the best peer, the middle half of the first one's per-round speed-ups
+    (:func:`paired_ratio_quartiles`), and the best peer's name.
     A "busy" column appears when other processes used >= :data:`BUSY_THRESHOLD` of the CPUs
     while some row was timed (those rows are unreliable).
 
