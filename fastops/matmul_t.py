@@ -37,12 +37,13 @@ def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
     """The faster path for this shape, from side-by-side measurements on 2
     threads (README, "How auto chooses"): AMD Zen 5 with AVX-512 and Zen 3
     with AVX2.  NumPy's OpenBLAS for single float32 products from 24^3
-    multiply-adds, for small (sides <= 64) and huge (> 1024^3) float64 ones,
-    and for batches of mid-sized products (_BATCH_BLAS_SIDES); the
-    native kernels for the rest (tiny products, mid-size float64, batches of
-    very small or larger products, and without AVX-512 the k = 1 outer
-    product, where BLAS packs operands for a single multiply).  The policy
-    without AVX-512 was measured with AVX2; the SSE baseline shares it.
+    multiply-adds with AVX-512, for small (sides <= 64) and huge (> 1024^3)
+    float64 ones, and for batches of mid-sized products (_BATCH_BLAS_SIDES);
+    the native kernels for the rest (tiny products, mid-size float64, batches
+    of very small or larger products, and without AVX-512 every single
+    float32 product, the k = 1 outer product included, where BLAS packs
+    operands for a single multiply).  The policy without AVX-512 was
+    measured with AVX2; the SSE baseline shares it.
     """
     if not BLAS_INFO["found"]:
         return _NATIVE
@@ -52,8 +53,10 @@ def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
     if n_batch > 1:
         low, high = _BATCH_BLAS_SIDES[avx512, dtype]
         return _BLAS if low < m <= high and low < n <= high and low < k <= high else _NATIVE
+    if dtype is _F32:
+        return _BLAS if avx512 else _NATIVE
     small = m <= 64 and n <= 64 and k <= 64
-    return _BLAS if dtype is _F32 or small or m * n * k > _FP64_NATIVE_MAX else _NATIVE
+    return _BLAS if small or m * n * k > _FP64_NATIVE_MAX else _NATIVE
 
 
 def _result_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
@@ -161,8 +164,8 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
         work = m * n * k
         if work < _TINY:
             code = _NATIVE
-        elif n_batch == 1 and dtype is _F32 and k > 1 and BLAS_INFO["found"]:  # hot case, inlined
-            code = _BLAS
+        elif n_batch == 1 and dtype is _F32 and BLAS_INFO["found"]:  # hot case, inlined
+            code = _BLAS if _avx512() else _NATIVE
         else:
             code = _auto_method(dtype, m, n, k, n_batch)
     else:

@@ -1101,7 +1101,8 @@ _NATIVE, _BLAS = fastops._matmul_t.METHOD_NATIVE, fastops._matmul_t.METHOD_BLAS
 @requires_blas
 @pytest.mark.parametrize("a_shape, b_shape, dtype, on_avx512, otherwise", [
     ((16, 16), (16, 16), np.float32, _NATIVE, _NATIVE),              # tiny: no BLAS call
-    ((256, 256), (256, 256), np.float32, _BLAS, _BLAS),              # single fp32 product
+    ((256, 256), (256, 256), np.float32, _BLAS, _NATIVE),            # single fp32 products
+    ((2048, 64), (64, 128), np.float32, _BLAS, _NATIVE),
     ((128, 1), (1, 1024), np.float32, _BLAS, _NATIVE),               # k = 1 outer product
     ((1, 128, 1), (1, 1, 1024), np.float64, _NATIVE, _NATIVE),       # the Llama node, fp64
     ((64, 64), (64, 64), np.float64, _BLAS, _BLAS),                  # small fp64
