@@ -36,13 +36,13 @@ _avx512 = _matmul_t.active_simd_is_avx512
 def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
     """The faster path for this shape, from side-by-side measurements on 2
     threads (README, "How auto chooses"): AMD Zen 5 with AVX-512 and Zen 3
-    with AVX2.  NumPy's OpenBLAS for single float32 products from 24^3
-    multiply-adds with AVX-512, for small (sides <= 64) and huge (> 1024^3)
-    float64 ones, and for batches of mid-sized products (_BATCH_BLAS_SIDES);
-    the native kernels for the rest (tiny products, mid-size float64, batches
-    of very small or larger products, and without AVX-512 every single
-    float32 product, the k = 1 outer product included, where BLAS packs
-    operands for a single multiply).  The policy without AVX-512 was
+    with AVX2.  NumPy's OpenBLAS for huge (> 1024^3) single float64 products,
+    with AVX-512 for single float32 products from 24^3 multiply-adds and small
+    (sides <= 64) float64 ones, and for batches of mid-sized products
+    (_BATCH_BLAS_SIDES); the native kernels for the rest (tiny products,
+    mid-size float64, batches of very small or larger products, and without
+    AVX-512 every other single product, the k = 1 outer product included,
+    where BLAS packs operands for a single multiply).  The policy without AVX-512 was
     measured with AVX2; the SSE baseline shares it.
     """
     if not BLAS_INFO["found"]:
@@ -55,7 +55,7 @@ def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
         return _BLAS if low < m <= high and low < n <= high and low < k <= high else _NATIVE
     if dtype is _F32:
         return _BLAS if avx512 else _NATIVE
-    small = m <= 64 and n <= 64 and k <= 64
+    small = avx512 and m <= 64 and n <= 64 and k <= 64
     return _BLAS if small or m * n * k > _FP64_NATIVE_MAX else _NATIVE
 
 

@@ -1105,7 +1105,8 @@ _NATIVE, _BLAS = fastops._matmul_t.METHOD_NATIVE, fastops._matmul_t.METHOD_BLAS
     ((2048, 64), (64, 128), np.float32, _BLAS, _NATIVE),
     ((128, 1), (1, 1024), np.float32, _BLAS, _NATIVE),               # k = 1 outer product
     ((1, 128, 1), (1, 1, 1024), np.float64, _NATIVE, _NATIVE),       # the Llama node, fp64
-    ((64, 64), (64, 64), np.float64, _BLAS, _BLAS),                  # small fp64
+    ((64, 64), (64, 64), np.float64, _BLAS, _NATIVE),                # small fp64
+    ((25, 40), (40, 30), np.float64, _BLAS, _NATIVE),
     ((256, 256), (256, 256), np.float64, _NATIVE, _NATIVE),          # mid-size fp64
     ((2048, 2048), (2048, 2048), np.float64, _BLAS, _BLAS),          # fp64 above 1024^3
     ((4, 24, 24), (4, 24, 24), np.float32, _BLAS, _NATIVE),          # batches: the side ranges
