@@ -17,8 +17,9 @@ Method, per case and dtype:
    raises :class:`ImplementationError`), then calibrate the number of inner
    loops so that one sample lasts at least ``min_sample_s``;
 3. take ``repeat`` samples per implementation, round-robin across the
-   implementations (the starting implementation rotates every round), so
-   machine noise hits all of them alike; before each sample, wait until the
+   implementations in a shuffled order every round (:func:`round_order`), so
+   machine noise hits all of them alike and no implementation always follows
+   the same one; before each sample, wait until the
    thread pools of the previous implementation stopped spinning
    (:func:`wait_for_idle`), so no implementation pays for another's, then
    warm the implementation up again (:func:`warm_up`), so each sample
@@ -45,6 +46,7 @@ import gc
 import importlib.util
 import math
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -69,6 +71,7 @@ __all__ = [
     "register_kernel",
     "run_bench",
     "run_case",
+    "round_order",
     "calibrate",
     "format_time",
     "format_table",
@@ -414,6 +417,19 @@ def _prepare(kernel: Kernel, case: Case, dtype: str, impl: Impl, inputs: Inputs,
     return fn, loops, per_call < LONG_CALL_S
 
 
+def round_order(names: Sequence[str], rep: int) -> list[str]:
+    """The order in which round ``rep`` times the implementations: a shuffle seeded by
+    ``rep`` (the same in every run), so whatever one implementation leaves behind
+    does not always land on the same next one.  With a fixed rotation the first
+    implementation followed the last in every round but one, and in three Zen 3 full
+    benches ``fastops`` (after TensorFlow) read 8-30% slower than ``fastops-blas`` making
+    the same BLAS call at 2048^2 and 4096^2 (square 2048 fp64: 231 ms in the round it
+    came first, 309-389 ms in the others); a run of that case alone did not repeat it."""
+    order = list(names)
+    random.Random(rep).shuffle(order)
+    return order
+
+
 def run_case(kernel: Kernel, case: Case, dtype: str, impls: Sequence[Impl], settings: Settings,
              progress: Progress, run: BenchRun, peaks: Mapping[str, float | None]) -> None:
     """Check, calibrate and time every implementation on one case and dtype; append to ``run``.
@@ -448,8 +464,7 @@ def run_case(kernel: Kernel, case: Case, dtype: str, impls: Sequence[Impl], sett
     names = list(calls)
     monitor = LoadMonitor()
     for rep in range(settings.repeat):
-        shift = rep % max(len(names), 1)
-        for name in names[shift:] + names[:shift]:
+        for name in round_order(names, rep):
             progress.step(_label(kernel, case, dtype, name))
             fn, loops, needs_warm_up = calls[name]
             wait_for_idle(settings.settle_timeout_s)

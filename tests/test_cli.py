@@ -245,6 +245,16 @@ def test_engine_on_fake_kernel():
     assert "fake float32 b" in stream.getvalue()  # progress went to the given stream
 
 
+def test_round_order_varies_who_follows_whom():
+    names = ["fastops", "fastops-blas", "numpy", "torch", "tensorflow"]
+    orders = [_bench.round_order(names, rep) for rep in range(7)]
+    assert all(sorted(order) == sorted(names) for order in orders)
+    assert orders == [_bench.round_order(names, rep) for rep in range(7)]  # the same every run
+    before_fastops = {order[order.index("fastops") - 1] if order.index("fastops") else None
+                      for order in orders}
+    assert len(before_fastops) >= 3
+
+
 def test_engine_rejects_wrong_results():
     kernel = _fake_kernel([_bench.Impl("peer", _wrong)])
     with pytest.raises(_bench.ImplementationError, match="wrong result"):
