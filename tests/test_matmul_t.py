@@ -1055,13 +1055,13 @@ def test_every_simd_variant_tiny_batched_products(simd_variant, dtype, k, m):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m", [11, 19, 27, 35, 43, 51])  # never a whole number of vectors
 @pytest.mark.parametrize("b_layout", ["C", "F"])          # rows of B contiguous or strided
-def test_every_simd_variant_panel_blocks_stay_inside_out(simd_variant, dtype, m, b_layout):
+@pytest.mark.parametrize("k", [17, 1])                    # 1: outer products, row by row
+def test_every_simd_variant_panel_blocks_stay_inside_out(simd_variant, dtype, m, b_layout, k):
     """The panel kernel on 2 to 13 vectors per row of R (full-width stores
     spill into the next row, which is written later) and whole or ragged last
     row groups: right results, and not one element written past the end of
     `out`, which sits inside a larger buffer."""
     rng = np.random.default_rng(m)
-    k = 17
     a = rng.standard_normal((m, k)).astype(dtype)
     for n, num_threads in itertools.product((13, 16), (1, 2)):  # 16: the last group is whole
         b = np.asarray(rng.standard_normal((k, n)).astype(dtype), order=b_layout)
