@@ -1111,12 +1111,12 @@ _NATIVE, _BLAS = fastops._matmul_t.METHOD_NATIVE, fastops._matmul_t.METHOD_BLAS
     ((2048, 2048), (2048, 2048), np.float64, _BLAS, _BLAS),          # fp64 above 1024^3
     ((4, 24, 24), (4, 24, 24), np.float32, _BLAS, _NATIVE),          # batches: the side ranges
     ((4, 32, 32), (4, 32, 32), np.float32, _BLAS, _NATIVE),
-    ((4, 33, 33), (4, 33, 33), np.float32, _BLAS, _BLAS),
-    ((4, 64, 64), (4, 64, 64), np.float32, _BLAS, _BLAS),
+    ((4, 33, 33), (4, 33, 33), np.float32, _BLAS, _NATIVE),
+    ((4, 64, 64), (4, 64, 64), np.float32, _BLAS, _NATIVE),
     ((4, 65, 65), (4, 65, 65), np.float32, _NATIVE, _NATIVE),
     ((4, 24, 24), (4, 24, 24), np.float64, _BLAS, _NATIVE),
-    ((4, 25, 25), (4, 25, 25), np.float64, _BLAS, _BLAS),
-    ((4, 32, 32), (4, 32, 32), np.float64, _BLAS, _BLAS),
+    ((4, 25, 25), (4, 25, 25), np.float64, _BLAS, _NATIVE),
+    ((4, 32, 32), (4, 32, 32), np.float64, _BLAS, _NATIVE),
     ((4, 48, 48), (4, 48, 48), np.float64, _BLAS, _NATIVE),
     ((4, 8, 8), (4, 8, 8), np.float64, _NATIVE, _NATIVE),            # tiny batch entries
     ((8, 128, 64), (64, 256), np.float32, _NATIVE, _NATIVE),         # broadcast operand

@@ -26,8 +26,39 @@
 #define FO_IDX16(F, W, h) FO_IDX8(F, W, h), F(W, h, 8), F(W, h, 9), F(W, h, 10), \
     F(W, h, 11), F(W, h, 12), F(W, h, 13), F(W, h, 14), F(W, h, 15)
 
+/* Memory to pull into L2 while a kernel computes: the next batch entry's
+ * operands, up to two address ranges, spread over the current entry's blocks
+ * (a burst of prefetches at the start of each entry fills the miss buffers
+ * and stalls the kernel as the misses themselves would). */
+typedef struct {
+    const char *next[2], *end[2];
+    int64_t per_step;       /* cache lines per fo_prefetch_step */
+} fo_prefetch;
+
+/* Spread the rest of pf's ranges evenly over `steps` calls of fo_prefetch_step. */
+static inline void fo_prefetch_spread(fo_prefetch *pf, int64_t steps)
+{
+    const int64_t lines = (pf->end[0] - pf->next[0] + pf->end[1] - pf->next[1]) / 64 + 2;
+    pf->per_step = (lines + steps - 1) / (steps > 0 ? steps : 1);
+}
+
+/* Prefetch the next per_step lines of pf's ranges (pf NULL: nothing). */
+static inline __attribute__((always_inline)) void fo_prefetch_step(fo_prefetch *pf)
+{
+    if (!pf)
+        return;
+    for (int64_t z = 0; z < pf->per_step; ++z) {
+        const int i = pf->next[0] < pf->end[0] ? 0 : 1;
+        if (pf->next[i] >= pf->end[i])
+            return;
+        __builtin_prefetch(pf->next[i], 0, 2);
+        pf->next[i] += 64;
+    }
+}
+
 typedef void (*fo_panel_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
-                              const float *, int64_t, int64_t, float *, float *, int64_t, int64_t, int);
+                              const float *, int64_t, int64_t, float *, float *, int64_t, int64_t, int,
+                              fo_prefetch *);
 typedef struct {
     int mr, nr;             /* register tile of the micro-kernel */
     int lanes, half;        /* widths of the two panel kernels */
@@ -42,7 +73,8 @@ typedef struct {
 } fo_tile_kernel_s;
 
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
-                              const double *, int64_t, int64_t, double *, double *, int64_t, int64_t, int);
+                              const double *, int64_t, int64_t, double *, double *, int64_t, int64_t, int,
+                              fo_prefetch *);
 typedef struct {
     int mr, nr;             /* register tile of the micro-kernel */
     int lanes, half;        /* widths of the two panel kernels */
