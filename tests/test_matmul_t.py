@@ -1072,6 +1072,28 @@ def test_every_simd_variant_panel_blocks_stay_inside_out(simd_variant, dtype, m,
         assert (buffer[n * m:] == -7.0).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [2, 4, 7, 13, 32])          # whole and ragged groups of A's rows
+@pytest.mark.parametrize("k", [3, 17])
+def test_every_simd_variant_direct_kernel_batches(simd_variant, dtype, m, k):
+    """Batches with B's rows contiguous (the direct kernel, no packing): 1 to 3
+    whole vectors and a partial one per strip of B's columns, A contiguous,
+    transposed or reversed, NaN and inf in B; right results, and not one
+    element written past the end of `out`, which sits inside a larger buffer."""
+    rng = np.random.default_rng(m * 100 + k)
+    for n in (2, 8, 13, 24, 37, 48, 61):
+        a = rng.standard_normal((3, m, k)).astype(dtype)
+        b = rng.standard_normal((3, k, n)).astype(dtype)
+        b[1, 0, -1], b[2, -1, 0] = np.nan, np.inf
+        for a_view in (a, np.swapaxes(np.swapaxes(a, 1, 2).copy(), 1, 2), a[:, ::-1, :]):
+            for num_threads in (1, 2):
+                buffer = np.full(3 * n * m + 64, -7.0, dtype=dtype)
+                out = buffer[: 3 * n * m].reshape(3, n, m)
+                assert matmul_t(a_view, b, out=out, method="native", num_threads=num_threads) is out
+                assert_matmul_t_close(out, a_view, b)
+                assert (buffer[3 * n * m:] == -7.0).all()
+
+
 @settings(deadline=None, max_examples=N_EXAMPLES)
 @given(data=st.data())
 def test_out_flaws_extent_bits_agree_with_may_share_memory(data):

@@ -26,6 +26,29 @@
 #define FO_IDX16(F, W, h) FO_IDX8(F, W, h), F(W, h, 8), F(W, h, 9), F(W, h, 10), \
     F(W, h, 11), F(W, h, 12), F(W, h, 13), F(W, h, 14), F(W, h, 15)
 
+/* One butterfly stage of in-register transposes of n x n blocks (n a power of
+ * two, at most W) of the first n `rows`, vectors of type VEC with W lanes
+ * (MASK: the same-size integer vector): swaps the off-diagonal h x h blocks
+ * of every 2h x 2h block.  Stages h = n/2, ..., 1 transpose every n x n block
+ * of lanes in place. */
+#define FO_TRANSPOSE_STAGE(VEC, MASK, W, rows, n, h)                                    \
+    if ((h) < (n)) {                                                                    \
+        const MASK lo_ = {FO_IDX(W, FO_LO, h)}, hi_ = {FO_IDX(W, FO_HI, h)};            \
+        for (int r_ = 0; r_ < (n); ++r_)                                                \
+            if (!(r_ & (h))) {                                                          \
+                const VEC x_ = rows[r_], y_ = rows[r_ + ((h) % (W))];                   \
+                rows[r_] = __builtin_shuffle(x_, y_, lo_);                              \
+                rows[r_ + ((h) % (W))] = __builtin_shuffle(x_, y_, hi_);                \
+            }                                                                           \
+    }
+#define FO_TRANSPOSE_BLOCKS(VEC, MASK, W, rows, n)                                      \
+    {                                                                                   \
+        FO_TRANSPOSE_STAGE(VEC, MASK, W, rows, n, 8)                                    \
+        FO_TRANSPOSE_STAGE(VEC, MASK, W, rows, n, 4)                                    \
+        FO_TRANSPOSE_STAGE(VEC, MASK, W, rows, n, 2)                                    \
+        FO_TRANSPOSE_STAGE(VEC, MASK, W, rows, n, 1)                                    \
+    }
+
 /* Memory to pull into L2 while a kernel computes: the next batch entry's
  * operands, up to two address ranges, spread over the current entry's blocks
  * (a burst of prefetches at the start of each entry fills the miss buffers
@@ -70,6 +93,11 @@ typedef struct {
     void (*pack_t)(int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t);
     /* copy of a full micro-panel of mr contiguous rows (fo_gemm_kernels.inc) */
     void (*pack_mr)(int64_t, const float *, int64_t, float *);
+    /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
+     * by tiles of direct_rows rows of A by direct_cols columns of B */
+    int direct_rows, direct_cols;
+    void (*direct)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
+                   float *, float *, int64_t, int64_t);
 } fo_tile_kernel_s;
 
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
@@ -86,6 +114,11 @@ typedef struct {
     void (*pack_t)(int64_t, int64_t, const double *, int64_t, int64_t, double *, int64_t);
     /* copy of a full micro-panel of mr contiguous rows (fo_gemm_kernels.inc) */
     void (*pack_mr)(int64_t, const double *, int64_t, double *);
+    /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
+     * by tiles of direct_rows rows of A by direct_cols columns of B */
+    int direct_rows, direct_cols;
+    void (*direct)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t,
+                   double *, double *, int64_t, int64_t);
 } fo_tile_kernel_d;
 
 enum { FO_SIMD_BASELINE = 0, FO_SIMD_AVX2 = 1, FO_SIMD_AVX512 = 2, FO_SIMD_COUNT = 3 };
@@ -110,6 +143,8 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
 #define FO_HALF_D 2
 #define FO_PANEL_ROWS 4
 #define FO_PANEL_BYTES (16 * 1024)
+#define FO_DIRECT_ROWS 4
+#define FO_DIRECT_NV 3
 #include "fo_gemm_isa.inc"
 
 #if FO_HAVE_X86_VARIANTS
@@ -130,6 +165,8 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
 #define FO_HALF_D 2
 #define FO_PANEL_ROWS 4
 #define FO_PANEL_BYTES (16 * 1024)
+#define FO_DIRECT_ROWS 4
+#define FO_DIRECT_NV 3
 #include "fo_gemm_isa.inc"
 
 /* ---- AVX-512: 32 zmm registers -> 6 x 4 accumulators (measured best of
@@ -146,6 +183,8 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
 #define FO_HALF_D 4
 #define FO_PANEL_ROWS 8
 #define FO_PANEL_BYTES (32 * 1024)
+#define FO_DIRECT_ROWS 8
+#define FO_DIRECT_NV 3
 #include "fo_gemm_isa.inc"
 #endif
 
