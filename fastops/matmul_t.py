@@ -41,8 +41,9 @@ def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
     (_BATCH_BLAS_SIDES); the native kernels for the rest (tiny products,
     mid-size float64, batches of very small or larger products, and without
     AVX-512 every batch and every other single product, the k = 1 outer
-    product included, where BLAS packs operands for a single multiply).  The policy without
-    AVX-512 was measured with AVX2; the SSE baseline shares it.
+    product included, where BLAS packs operands for a single multiply).
+    The policy without AVX-512 was measured with AVX2; the SSE baseline
+    shares it.
     """
     if not BLAS_INFO["found"]:
         return _NATIVE
