@@ -137,7 +137,8 @@ METHOD_BLAS = 2
 # threads, prefetch off / on, median of 7-11 rounds: float64 32^3-128^3
 # 1.04-1.17, float32 128^3 1.06-1.07, float32 40^3-64^3 0.90-1.10 (1.10-1.25
 # on one thread); below 12 KiB 0.67-0.97, where the hardware prefetchers keep
-# up and software prefetches only take miss buffers).
+# up and software prefetches only take miss buffers), up to half of one core's
+# L2 ((16,256,256)^2, 512 KiB per float32 entry: 0.90).
 cdef enum:
     KC = 256
     MC_BYTES = 384 * 1024
@@ -430,7 +431,8 @@ cdef void _native_entry(const Geometry *g, bint panel, const floating *pa,
                         floating *rows_buf, floating *cols_buf) noexcept nogil:
     """Batch entry t on the calling thread, by the panel kernel or the blocked
     GEMM, prefetching entry t + 1's A and B into L2 as it goes where they
-    differ from entry t's, are dense and come to PREFETCH_MIN_BYTES."""
+    differ from entry t's, are dense and come to PREFETCH_MIN_BYTES, up to
+    half of L2 (more would evict the current entry's packed blocks)."""
     cdef fo_prefetch pf
     cdef fo_prefetch *next_entry = NULL
     cdef const floating *a = pa + a_off[t]
@@ -441,7 +443,7 @@ cdef void _native_entry(const Geometry *g, bint panel, const floating *pa,
             a_bytes = g.a_len * sizeof(floating)
         if b_off[t + 1] != b_off[t]:
             b_bytes = g.b_len * sizeof(floating)
-        if a_bytes + b_bytes >= PREFETCH_MIN_BYTES:
+        if PREFETCH_MIN_BYTES <= a_bytes + b_bytes <= _l2_bytes // 2:
             next_entry = &pf
             pf.next[0] = <const char *>(pa + a_off[t + 1] + g.a_lo)
             pf.end[0] = pf.next[0] + a_bytes
