@@ -154,7 +154,7 @@ cdef struct Geometry:
     int64_t sa0, sa1, sb0, sb1       # element strides, any sign
     int64_t mr, nr                   # register tile of the active SIMD variant
     int64_t width                    # panel kernel width for this m (lanes or half)
-    int64_t panel_rows, panel_bytes  # panel kernel rows per block, largest packed A^T
+    int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
     bint direct                      # the direct kernel instead of the panel kernel
     int64_t lanes                    # vector lanes (the direct kernel's scratch width)
     int64_t mc, nc                   # most rows / columns of R per cache block
@@ -205,7 +205,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # (A^T in registers, k = 1).  Zen 3, 2 threads, panel / direct time:
     # batches of 16^3-40^3 products 1.1-1.7, (4096,8,8)^2 float64 1.33;
     # single products 0.73-1.20 (B read once there, panel packs A^T once).
-    g.direct = (n_batch > 1 and (g.sb1 == 1 or g.n == 1) and g.m >= rows and g.n >= g.lanes
+    g.direct = (n_batch > 1 and g.sb1 == 1 and g.m >= rows and g.n >= g.lanes
                 and g.k > 1 and not (g.m <= g.width and g.k == g.width))
     if g.direct:
         g.panel_rows = cols
@@ -399,9 +399,9 @@ cdef void _panel(const Geometry *g, const floating *a, const floating *b,
                  floating *r, floating *at, int64_t j_begin, int64_t j_end,
                  bint pack, fo_prefetch *pf) noexcept nogil:
     """Rows j_begin..j_end-1 of R by the direct kernel (scratch `at`) or the
-    panel kernel (A^T packed into `at`; pf, or NULL, prefetched along the way:
-    the hardware prefetchers follow the direct kernel's row-by-row reads, and
-    prefetching there measured 0.94-1.05x)."""
+    panel kernel (A^T packed into `at`; pf, or NULL, prefetched along the way).
+    The direct kernel takes no pf: the hardware prefetchers follow its
+    row-by-row reads, and prefetching there measured 0.94-1.05x."""
     if g.direct:
         if floating is float:
             fo_active_s.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, at, j_begin, j_end)
@@ -429,16 +429,17 @@ cdef void _native_entry(const Geometry *g, bint panel, const floating *pa,
                         const floating *pb, floating *pr, const int64_t *a_off,
                         const int64_t *b_off, int64_t t, int64_t n_batch,
                         floating *rows_buf, floating *cols_buf) noexcept nogil:
-    """Batch entry t on the calling thread, by the panel kernel or the blocked
-    GEMM, prefetching entry t + 1's A and B into L2 as it goes where they
-    differ from entry t's, are dense and come to PREFETCH_MIN_BYTES, up to
-    half of L2 (more would evict the current entry's packed blocks)."""
+    """Batch entry t on the calling thread, by the direct kernel, the panel
+    kernel or the blocked GEMM.  The latter two prefetch entry t + 1's A and B
+    into L2 as they go where those differ from entry t's, are dense and come
+    to PREFETCH_MIN_BYTES, up to half of L2 (more would evict the current
+    entry's packed blocks)."""
     cdef fo_prefetch pf
     cdef fo_prefetch *next_entry = NULL
     cdef const floating *a = pa + a_off[t]
     cdef const floating *b = pb + b_off[t]
     cdef int64_t a_bytes = 0, b_bytes = 0
-    if t + 1 < n_batch:
+    if t + 1 < n_batch and not (panel and g.direct):
         if a_off[t + 1] != a_off[t]:
             a_bytes = g.a_len * sizeof(floating)
         if b_off[t + 1] != b_off[t]:

@@ -28,7 +28,7 @@ _FP64_NATIVE_MAX = 1024 * 1024 * 1024   # above, BLAS beats native in float64 to
 #: loop prefetches each next entry) every batch stays native: 24..64-sided
 #: float64 batches 1.04-1.31x BLAS, 32-sided float32 ones 1.6-2.0x, 40..64-sided
 #: float32 ones 0.99-1.15x (ties to 1.15x).
-_BATCH_BLAS_SIDES = {_F32: (23, 64), _F64: (23, 64)}
+_BATCH_BLAS_SIDES = (23, 64)
 _avx512 = _matmul_t.active_simd_is_avx512
 
 
@@ -48,12 +48,10 @@ def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
     if not BLAS_INFO["found"]:
         return _NATIVE
     avx512 = _avx512()
-    if k == 1 and not avx512:
+    if not avx512 and (k == 1 or n_batch > 1):
         return _NATIVE
     if n_batch > 1:
-        if not avx512:
-            return _NATIVE
-        low, high = _BATCH_BLAS_SIDES[dtype]
+        low, high = _BATCH_BLAS_SIDES
         return _BLAS if low < m <= high and low < n <= high and low < k <= high else _NATIVE
     if dtype is _F32:
         return _BLAS if avx512 else _NATIVE

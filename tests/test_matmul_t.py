@@ -1078,20 +1078,35 @@ def test_every_simd_variant_panel_blocks_stay_inside_out(simd_variant, dtype, m,
 def test_every_simd_variant_direct_kernel_batches(simd_variant, dtype, m, k):
     """Batches with B's rows contiguous (the direct kernel, no packing): 1 to 3
     whole vectors and a partial one per strip of B's columns, A contiguous,
-    transposed or reversed, NaN and inf in B; right results, and not one
-    element written past the end of `out`, which sits inside a larger buffer."""
+    transposed or reversed, B contiguous, row-reversed or the left columns of
+    a wider array, NaN and inf in B; right results, and not one element
+    written past the end of `out`, which sits inside a larger buffer."""
     rng = np.random.default_rng(m * 100 + k)
     for n in (2, 8, 13, 24, 37, 48, 61):
         a = rng.standard_normal((3, m, k)).astype(dtype)
-        b = rng.standard_normal((3, k, n)).astype(dtype)
-        b[1, 0, -1], b[2, -1, 0] = np.nan, np.inf
-        for a_view in (a, np.swapaxes(np.swapaxes(a, 1, 2).copy(), 1, 2), a[:, ::-1, :]):
-            for num_threads in (1, 2):
-                buffer = np.full(3 * n * m + 64, -7.0, dtype=dtype)
-                out = buffer[: 3 * n * m].reshape(3, n, m)
-                assert matmul_t(a_view, b, out=out, method="native", num_threads=num_threads) is out
-                assert_matmul_t_close(out, a_view, b)
-                assert (buffer[3 * n * m:] == -7.0).all()
+        wide = rng.standard_normal((3, k, n + 5)).astype(dtype)
+        wide[1, 0, n - 1], wide[2, -1, 0] = np.nan, np.inf
+        b = wide[:, :, :n].copy()
+        a_views = (a, np.swapaxes(np.swapaxes(a, 1, 2).copy(), 1, 2), a[:, ::-1, :])
+        b_views = (b, b[:, ::-1, :], wide[:, :, :n])
+        for a_view, b_view, num_threads in itertools.product(a_views, b_views, (1, 2)):
+            buffer = np.full(3 * n * m + 64, -7.0, dtype=dtype)
+            out = buffer[: 3 * n * m].reshape(3, n, m)
+            assert matmul_t(a_view, b_view, out=out, method="native", num_threads=num_threads) is out
+            assert_matmul_t_close(out, a_view, b_view)
+            assert (buffer[3 * n * m:] == -7.0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_simd_variant_direct_kernel_split_among_threads(simd_variant, dtype):
+    """A batch too short to share out by entries, of products wide enough to
+    split: the direct kernel runs on each thread's chunk of R's rows, the last
+    chunk ragged."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((3, 32, 32)).astype(dtype)
+    b = rng.standard_normal((3, 32, 2001)).astype(dtype)
+    for num_threads in (2, 3):
+        assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
 
 
 @settings(deadline=None, max_examples=N_EXAMPLES)

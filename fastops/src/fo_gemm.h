@@ -2,7 +2,7 @@
  * fastops GEMM building blocks, C side: register-tiled micro-kernels compiled
  * for several instruction sets in one binary, and the selection among them.
  *
- * Every variant is the same vector-extension code (fo_gemm_tile.inc); each
+ * Every variant is the same vector-extension code (fo_gemm_kernels.inc); each
  * instantiation picks the SIMD width and tile shape that fit its register
  * file, and a target attribute, so a `portable` build still runs AVX-512 code
  * on CPUs that have it.  The Cython layer packs panels, blocks for the caches
@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Transpose masks (fo_gemm_panel.inc): element i of the low / high result of
- * one butterfly stage of distance h, for W lanes. */
+/* Transpose masks (FO_TRANSPOSE_STAGE below): element i of the low / high
+ * result of one butterfly stage of distance h, for W lanes. */
 #define FO_LO(W, h, i) (((i) & (h)) ? (W) + (i) - (h) : (i))
 #define FO_HI(W, h, i) (((i) & (h)) ? (W) + (i) : (i) + (h))
 #define FO_IDX(W, F, h) FO_IDX_(W, F, h)
@@ -75,7 +75,7 @@ static inline __attribute__((always_inline)) void fo_prefetch_step(fo_prefetch *
         if (pf->next[i] >= pf->end[i])
             return;
         __builtin_prefetch(pf->next[i], 0, 2);
-        pf->next[i] += 64;
+        pf->next[i] = pf->end[i] - pf->next[i] > 64 ? pf->next[i] + 64 : pf->end[i];
     }
 }
 
@@ -144,7 +144,6 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
 #define FO_PANEL_ROWS 4
 #define FO_PANEL_BYTES (16 * 1024)
 #define FO_DIRECT_ROWS 4
-#define FO_DIRECT_NV 3
 #include "fo_gemm_isa.inc"
 
 #if FO_HAVE_X86_VARIANTS
@@ -166,7 +165,6 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
 #define FO_PANEL_ROWS 4
 #define FO_PANEL_BYTES (16 * 1024)
 #define FO_DIRECT_ROWS 4
-#define FO_DIRECT_NV 3
 #include "fo_gemm_isa.inc"
 
 /* ---- AVX-512: 32 zmm registers -> 6 x 4 accumulators (measured best of
@@ -184,7 +182,6 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
 #define FO_PANEL_ROWS 8
 #define FO_PANEL_BYTES (32 * 1024)
 #define FO_DIRECT_ROWS 8
-#define FO_DIRECT_NV 3
 #include "fo_gemm_isa.inc"
 #endif
 
