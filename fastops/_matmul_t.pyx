@@ -52,10 +52,10 @@ ctypedef void (*panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                             int64_t, int64_t, int, fo_prefetch *) noexcept nogil
 
 ctypedef void (*direct_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
-                             const float *, int64_t, float *, float *,
+                             const float *, int64_t, float *,
                              int64_t, int64_t) noexcept nogil
 ctypedef void (*direct_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
-                             const double *, int64_t, double *, double *,
+                             const double *, int64_t, double *,
                              int64_t, int64_t) noexcept nogil
 
 cdef extern from "src/fo_gemm.h" nogil:
@@ -156,7 +156,6 @@ cdef struct Geometry:
     int64_t width                    # panel kernel width for this m (lanes or half)
     int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
     bint direct                      # the direct kernel instead of the panel kernel
-    int64_t lanes                    # vector lanes (the direct kernel's scratch width)
     int64_t mc, nc                   # most rows / columns of R per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
     int64_t a_lo, a_len, b_lo, b_len # span of one A / B in elements (len 0: not dense)
@@ -182,7 +181,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     cdef cnp.npy_intp *sa = cnp.PyArray_STRIDES(a)
     cdef cnp.npy_intp *sb = cnp.PyArray_STRIDES(b)
     cdef int64_t size = sizeof(floating)
-    cdef int64_t rows, cols
+    cdef int64_t lanes, rows, cols
     g.m = cnp.PyArray_DIMS(a)[nd_a - 2]
     g.k = cnp.PyArray_DIMS(a)[nd_a - 1]
     g.n = cnp.PyArray_DIMS(b)[nd_b - 1]
@@ -194,18 +193,18 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
         g.mr, g.nr = fo_active_s.mr, fo_active_s.nr
         g.width = fo_active_s.half if g.m <= fo_active_s.half else fo_active_s.lanes
         g.panel_rows, g.panel_bytes = fo_active_s.panel_rows, fo_active_s.panel_bytes
-        g.lanes, rows, cols = fo_active_s.lanes, fo_active_s.direct_rows, fo_active_s.direct_cols
+        lanes, rows, cols = fo_active_s.lanes, fo_active_s.direct_rows, fo_active_s.direct_cols
     else:
         g.mr, g.nr = fo_active_d.mr, fo_active_d.nr
         g.width = fo_active_d.half if g.m <= fo_active_d.half else fo_active_d.lanes
         g.panel_rows, g.panel_bytes = fo_active_d.panel_rows, fo_active_d.panel_bytes
-        g.lanes, rows, cols = fo_active_d.lanes, fo_active_d.direct_rows, fo_active_d.direct_cols
+        lanes, rows, cols = fo_active_d.lanes, fo_active_d.direct_rows, fo_active_d.direct_cols
     # The direct kernel for batch entries whose B rows are contiguous and
     # whose tiles are mostly full, but not the panel kernel's special cases
     # (A^T in registers, k = 1).  Zen 3, 2 threads, panel / direct time:
     # batches of 16^3-40^3 products 1.1-1.7, (4096,8,8)^2 float64 1.33;
     # single products 0.73-1.20 (B read once there, panel packs A^T once).
-    g.direct = (n_batch > 1 and g.sb1 == 1 and g.m >= rows and g.n >= g.lanes
+    g.direct = (n_batch > 1 and g.sb1 == 1 and g.m >= rows and g.n >= lanes
                 and g.k > 1 and not (g.m <= g.width and g.k == g.width))
     if g.direct:
         g.panel_rows = cols
@@ -386,9 +385,8 @@ cdef inline int64_t _panel_len(const Geometry *g) noexcept nogil:
 
 
 cdef inline int64_t _panel_scratch(const Geometry *g) noexcept nogil:
-    """Scratch elements per thread of the panel kernel or the direct kernel
-    (a partial vector of B's rows, k x lanes)."""
-    return g.k * g.lanes if g.direct else _panel_len(g)
+    """Scratch elements per thread of the panel kernel (the direct kernel needs none)."""
+    return 0 if g.direct else _panel_len(g)
 
 
 cdef inline bint _fits_panel(const Geometry *g, int64_t size) noexcept nogil:
@@ -398,15 +396,15 @@ cdef inline bint _fits_panel(const Geometry *g, int64_t size) noexcept nogil:
 cdef void _panel(const Geometry *g, const floating *a, const floating *b,
                  floating *r, floating *at, int64_t j_begin, int64_t j_end,
                  bint pack, fo_prefetch *pf) noexcept nogil:
-    """Rows j_begin..j_end-1 of R by the direct kernel (scratch `at`) or the
+    """Rows j_begin..j_end-1 of R by the direct kernel or the
     panel kernel (A^T packed into `at`; pf, or NULL, prefetched along the way).
     The direct kernel takes no pf: the hardware prefetchers follow its
     row-by-row reads, and prefetching there measured 0.94-1.05x."""
     if g.direct:
         if floating is float:
-            fo_active_s.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, at, j_begin, j_end)
+            fo_active_s.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, j_begin, j_end)
         else:
-            fo_active_d.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, at, j_begin, j_end)
+            fo_active_d.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, j_begin, j_end)
     elif floating is float:
         (fo_active_s.panel_half if g.width == fo_active_s.half else fo_active_s.panel_full)(
             g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, at, j_begin, j_end, pack, pf)

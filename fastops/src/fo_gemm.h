@@ -97,7 +97,7 @@ typedef struct {
      * by tiles of direct_rows rows of A by direct_cols columns of B */
     int direct_rows, direct_cols;
     void (*direct)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
-                   float *, float *, int64_t, int64_t);
+                   float *, int64_t, int64_t);
 } fo_tile_kernel_s;
 
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
@@ -118,7 +118,7 @@ typedef struct {
      * by tiles of direct_rows rows of A by direct_cols columns of B */
     int direct_rows, direct_cols;
     void (*direct)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t,
-                   double *, double *, int64_t, int64_t);
+                   double *, int64_t, int64_t);
 } fo_tile_kernel_d;
 
 enum { FO_SIMD_BASELINE = 0, FO_SIMD_AVX2 = 1, FO_SIMD_AVX512 = 2, FO_SIMD_COUNT = 3 };
