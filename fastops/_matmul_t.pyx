@@ -73,6 +73,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         void (*pack_mr)(int64_t, const float *, int64_t, float *) noexcept nogil
         int direct_rows
         int direct_cols
+        int direct_max_m
         direct_s_fn direct
     ctypedef struct fo_tile_kernel_d:
         int mr
@@ -88,6 +89,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         void (*pack_mr)(int64_t, const double *, int64_t, double *) noexcept nogil
         int direct_rows
         int direct_cols
+        int direct_max_m
         direct_d_fn direct
     fo_tile_kernel_s fo_active_s
     fo_tile_kernel_d fo_active_d
@@ -181,7 +183,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     cdef cnp.npy_intp *sa = cnp.PyArray_STRIDES(a)
     cdef cnp.npy_intp *sb = cnp.PyArray_STRIDES(b)
     cdef int64_t size = sizeof(floating)
-    cdef int64_t lanes, rows, cols
+    cdef int64_t lanes, rows, cols, max_m
     g.m = cnp.PyArray_DIMS(a)[nd_a - 2]
     g.k = cnp.PyArray_DIMS(a)[nd_a - 1]
     g.n = cnp.PyArray_DIMS(b)[nd_b - 1]
@@ -194,18 +196,24 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
         g.width = fo_active_s.half if g.m <= fo_active_s.half else fo_active_s.lanes
         g.panel_rows, g.panel_bytes = fo_active_s.panel_rows, fo_active_s.panel_bytes
         lanes, rows, cols = fo_active_s.lanes, fo_active_s.direct_rows, fo_active_s.direct_cols
+        max_m = fo_active_s.direct_max_m
     else:
         g.mr, g.nr = fo_active_d.mr, fo_active_d.nr
         g.width = fo_active_d.half if g.m <= fo_active_d.half else fo_active_d.lanes
         g.panel_rows, g.panel_bytes = fo_active_d.panel_rows, fo_active_d.panel_bytes
         lanes, rows, cols = fo_active_d.lanes, fo_active_d.direct_rows, fo_active_d.direct_cols
-    # The direct kernel for batch entries whose B rows are contiguous and
-    # whose tiles are mostly full, but not the panel kernel's special cases
-    # (A^T in registers, k = 1).  Zen 3, 2 threads, panel / direct time:
-    # batches of 16^3-40^3 products 1.1-1.7, (4096,8,8)^2 float64 1.33;
-    # single products 0.73-1.20 (B read once there, panel packs A^T once).
-    g.direct = (n_batch > 1 and g.sb1 == 1 and g.m >= rows and g.n >= lanes
-                and g.k > 1 and not (g.m <= g.width and g.k == g.width))
+        max_m = fo_active_d.direct_max_m
+    # The direct kernel for products whose B rows are contiguous and whose
+    # tiles are mostly full, but not the panel kernel's special cases (A^T in
+    # registers, k = 1): batch entries the panel kernel would take (Zen 3,
+    # AVX2, 2 threads, panel / direct time: batches of 16^3-40^3 products
+    # 1.1-1.7, (4096,8,8)^2 float64 1.33; single products 0.73-1.20) and,
+    # where the variant says so (max_m, fo_gemm.h), single products and
+    # larger entries with up to max_m rows and A in half of L2.
+    g.direct = (g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
+                and not (g.m <= g.width and g.k == g.width)
+                and (n_batch > 1 and _fits_panel(&g, size)
+                     or g.m <= max_m and g.m * g.k * size <= _l2_bytes // 2))
     if g.direct:
         g.panel_rows = cols
     g.mc = min(max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr), _round_up(g.n, g.mr))
@@ -437,7 +445,7 @@ cdef void _native_entry(const Geometry *g, bint panel, const floating *pa,
     cdef const floating *a = pa + a_off[t]
     cdef const floating *b = pb + b_off[t]
     cdef int64_t a_bytes = 0, b_bytes = 0
-    if t + 1 < n_batch and not (panel and g.direct):
+    if t + 1 < n_batch and not g.direct:
         if a_off[t + 1] != a_off[t]:
             a_bytes = g.a_len * sizeof(floating)
         if b_off[t + 1] != b_off[t]:
@@ -582,7 +590,7 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
     cdef int64_t rows_len, cols_len, per_thread
     cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
-    cdef bint panel = _fits_panel(g, sizeof(floating))
+    cdef bint panel = g.direct or _fits_panel(g, sizeof(floating))
     cdef int64_t halves_of_l2 = _cdiv(2 * stride_r * n_batch * <int64_t>sizeof(floating), _l2_bytes)
     cdef int nt = (n_threads if _worth_threads(work * n_batch, sizeof(floating))
                    else <int>min(n_threads, halves_of_l2))

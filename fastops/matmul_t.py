@@ -21,42 +21,27 @@ _ndarray = np.ndarray
 _METHODS = {"native": _NATIVE, "blas": _BLAS}
 
 
-_TINY = 24 * 24 * 24    # below this many multiply-adds per product, always native
-_FP64_NATIVE_MAX = 1024 * 1024 * 1024   # above, BLAS beats native in float64 too
-#: With AVX-512, batched products go to BLAS when every side is in (low,
-#: high].  Without it (measured with AVX2 on Zen 3, where the native batch
-#: loop prefetches each next entry) every batch stays native: 24..64-sided
-#: float64 batches 1.04-1.31x BLAS, 32-sided float32 ones 1.6-2.0x, 40..64-sided
-#: float32 ones 0.99-1.15x (ties to 1.15x).
-_BATCH_BLAS_SIDES = (23, 64)
+#: From this many multiply-adds in one product, NumPy's OpenBLAS beats the
+#: native kernels in float64, and in float32 with AVX-512 (Zen 5, 2 threads,
+#: BLAS time / native time at 1024^3: float32 0.84, float64 0.98; 768^3 1.06
+#: and 1.11).  Below it, and for every batch and k = 1 outer product, native.
+_NATIVE_MAX = 1024 * 1024 * 1024
 _avx512 = _matmul_t.active_simd_is_avx512
 
 
-def _auto_method(dtype: np.dtype, m: int, n: int, k: int, n_batch: int) -> int:
-    """The faster path for this shape, from side-by-side measurements on 2
-    threads (README, "How auto chooses"): AMD Zen 5 with AVX-512 and Zen 3
-    with AVX2.  NumPy's OpenBLAS for huge (> 1024^3) single float64 products,
-    with AVX-512 for single float32 products from 24^3 multiply-adds and small
-    (sides <= 64) float64 ones, and for batches of mid-sized products
-    (_BATCH_BLAS_SIDES); the native kernels for the rest (tiny products,
-    mid-size float64, batches of very small or larger products, and without
-    AVX-512 every batch and every other single product, the k = 1 outer
-    product included, where BLAS packs operands for a single multiply).
-    The policy without AVX-512 was measured with AVX2; the SSE baseline
-    shares it.
+def _auto_method(dtype: np.dtype, k: int, n_batch: int) -> int:
+    """The faster path for a product of at least _NATIVE_MAX multiply-adds,
+    from side-by-side measurements on 2 threads (README, "How auto chooses"):
+    AMD Zen 5 with AVX-512 and Zen 3 with AVX2.  OpenBLAS for single float64
+    products and, with AVX-512, single float32 ones; native for batches (one
+    product per thread), k = 1 outer products (BLAS packs operands for a
+    single multiply) and, without AVX-512, float32 (Zen 3: ties from 512^3
+    to 4096^3).  The policy without AVX-512 was measured with AVX2; the SSE
+    baseline shares it.
     """
-    if not BLAS_INFO["found"]:
+    if not BLAS_INFO["found"] or n_batch > 1 or k == 1:
         return _NATIVE
-    avx512 = _avx512()
-    if not avx512 and (k == 1 or n_batch > 1):
-        return _NATIVE
-    if n_batch > 1:
-        low, high = _BATCH_BLAS_SIDES
-        return _BLAS if low < m <= high and low < n <= high and low < k <= high else _NATIVE
-    if dtype is _F32:
-        return _BLAS if avx512 else _NATIVE
-    small = avx512 and m <= 64 and n <= 64 and k <= 64
-    return _BLAS if small or m * n * k > _FP64_NATIVE_MAX else _NATIVE
+    return _BLAS if dtype is _F64 or _avx512() else _NATIVE
 
 
 def _result_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
@@ -161,14 +146,7 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
         raise ValueError(f"matmul_t: inner dimensions differ: {shape_a} @ {shape_b} "
                          f"({k} != {k_b})")
     if method == "auto":
-        work = m * n * k
-        if work < _TINY:
-            code = _NATIVE
-        elif n_batch == 1 and dtype is _F32 and BLAS_INFO["found"]:
-            # hot case, _auto_method inlined: its call costs 6% of a 32^3 product
-            code = _BLAS if _avx512() else _NATIVE
-        else:
-            code = _auto_method(dtype, m, n, k, n_batch)
+        code = _NATIVE if m * n * k < _NATIVE_MAX else _auto_method(dtype, k, n_batch)
     else:
         code = _method_code(method)
     # 0: the compiled side resolves OpenMP's default (one Python call less)

@@ -1024,8 +1024,14 @@ def simd_variant(request):
     ((90, 260), (260, 61)),           # edge tiles: 2 of 4 vectors of columns, 1 of 6 rows
     ((113, 270), (270, 50)),          # edge tiles: 3 of 4 vectors, the last one partial
     ((70, 1100), (1100, 33)),         # blocked GEMM, several k blocks
+    ((256, 40), (40, 77)),            # AVX-512: the direct kernel up to 256 rows of A,
+    ((257, 40), (40, 77)),            # the blocked GEMM from 257
 ])
 def test_every_simd_variant_matches_reference(simd_variant, dtype, a_shape, b_shape):
+    """Every variant against the reference on 1 and 2 threads. With AVX-512,
+    single products whose B rows are contiguous and A has at most 256 rows
+    take the direct kernel; reversed rows of A with a Fortran-order B take the
+    panel kernel or the blocked GEMM on every variant."""
     rng = np.random.default_rng(7)
     a = rng.standard_normal(a_shape).astype(dtype)
     b = rng.standard_normal(b_shape).astype(dtype)
@@ -1137,25 +1143,21 @@ _NATIVE, _BLAS = fastops._matmul_t.METHOD_NATIVE, fastops._matmul_t.METHOD_BLAS
 
 @requires_blas
 @pytest.mark.parametrize("a_shape, b_shape, dtype, on_avx512, otherwise", [
-    ((16, 16), (16, 16), np.float32, _NATIVE, _NATIVE),              # tiny: no BLAS call
-    ((256, 256), (256, 256), np.float32, _BLAS, _NATIVE),            # single fp32 products
-    ((2048, 64), (64, 128), np.float32, _BLAS, _NATIVE),
-    ((128, 1), (1, 1024), np.float32, _BLAS, _NATIVE),               # k = 1 outer product
+    ((16, 16), (16, 16), np.float32, _NATIVE, _NATIVE),              # tiny
+    ((64, 64), (64, 64), np.float64, _NATIVE, _NATIVE),              # small
+    ((256, 256), (256, 256), np.float32, _NATIVE, _NATIVE),          # mid-size
+    ((1000, 1000), (1000, 50), np.float32, _NATIVE, _NATIVE),
+    ((1023, 1024), (1024, 1024), np.float64, _NATIVE, _NATIVE),      # just below 1024^3
+    ((1024, 1024), (1024, 1024), np.float64, _BLAS, _BLAS),          # from 1024^3: BLAS in fp64,
+    ((1024, 1024), (1024, 1024), np.float32, _BLAS, _NATIVE),        # and in fp32 with AVX-512
+    ((2048, 2048), (2048, 2048), np.float32, _BLAS, _NATIVE),
+    ((128, 1), (1, 1024), np.float32, _NATIVE, _NATIVE),             # k = 1 outer products
     ((1, 128, 1), (1, 1, 1024), np.float64, _NATIVE, _NATIVE),       # the Llama node, fp64
-    ((64, 64), (64, 64), np.float64, _BLAS, _NATIVE),                # small fp64
-    ((25, 40), (40, 30), np.float64, _BLAS, _NATIVE),
-    ((256, 256), (256, 256), np.float64, _NATIVE, _NATIVE),          # mid-size fp64
-    ((2048, 2048), (2048, 2048), np.float64, _BLAS, _BLAS),          # fp64 above 1024^3
-    ((4, 24, 24), (4, 24, 24), np.float32, _BLAS, _NATIVE),          # batches: the side ranges
-    ((4, 32, 32), (4, 32, 32), np.float32, _BLAS, _NATIVE),
-    ((4, 33, 33), (4, 33, 33), np.float32, _BLAS, _NATIVE),
-    ((4, 64, 64), (4, 64, 64), np.float32, _BLAS, _NATIVE),
-    ((4, 65, 65), (4, 65, 65), np.float32, _NATIVE, _NATIVE),
-    ((4, 24, 24), (4, 24, 24), np.float64, _BLAS, _NATIVE),
-    ((4, 25, 25), (4, 25, 25), np.float64, _BLAS, _NATIVE),
-    ((4, 32, 32), (4, 32, 32), np.float64, _BLAS, _NATIVE),
-    ((4, 48, 48), (4, 48, 48), np.float64, _BLAS, _NATIVE),
-    ((4, 8, 8), (4, 8, 8), np.float64, _NATIVE, _NATIVE),            # tiny batch entries
+    ((32768, 1), (1, 32768), np.float64, _NATIVE, _NATIVE),
+    ((4, 8, 8), (4, 8, 8), np.float64, _NATIVE, _NATIVE),            # batches
+    ((4, 32, 32), (4, 32, 32), np.float32, _NATIVE, _NATIVE),
+    ((4, 48, 48), (4, 48, 48), np.float64, _NATIVE, _NATIVE),
+    ((2, 1024, 1024), (2, 1024, 1024), np.float32, _NATIVE, _NATIVE),
     ((8, 128, 64), (64, 256), np.float32, _NATIVE, _NATIVE),         # broadcast operand
 ])
 def test_auto_picks_the_measured_path(monkeypatch, a_shape, b_shape, dtype, on_avx512, otherwise):
