@@ -93,6 +93,10 @@ cdef extern from "src/fo_gemm.h" nogil:
         direct_d_fn direct
     fo_tile_kernel_s fo_active_s
     fo_tile_kernel_d fo_active_d
+    const fo_tile_kernel_s *fo_kernels_s[]
+    const fo_tile_kernel_d *fo_kernels_d[]
+    int fo_level_for_s(int64_t side)
+    int fo_level_for_d(int64_t side)
     int fo_active_level
     int FO_SIMD_COUNT
     int FO_SIMD_AVX512
@@ -152,6 +156,8 @@ cdef enum:
 
 
 cdef struct Geometry:
+    const fo_tile_kernel_s *ks       # the kernels for this product (float32 or
+    const fo_tile_kernel_d *kd       # float64; the other is NULL): fo_level_for_*
     int64_t m, n, k                  # A is (m, k), B is (k, n), R is (n, m)
     int64_t sa0, sa1, sb0, sb1       # element strides, any sign
     int64_t mr, nr                   # register tile of the active SIMD variant
@@ -192,17 +198,17 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.sb0 = sb[nd_b - 2] // size
     g.sb1 = sb[nd_b - 1] // size
     if floating is float:
-        g.mr, g.nr = fo_active_s.mr, fo_active_s.nr
-        g.width = fo_active_s.half if g.m <= fo_active_s.half else fo_active_s.lanes
-        g.panel_rows, g.panel_bytes = fo_active_s.panel_rows, fo_active_s.panel_bytes
-        lanes, rows, cols = fo_active_s.lanes, fo_active_s.direct_rows, fo_active_s.direct_cols
-        max_m = fo_active_s.direct_max_m
+        g.ks, g.kd = fo_kernels_s[fo_level_for_s(max(g.m, g.n))], NULL
+        g.mr, g.nr = g.ks.mr, g.ks.nr
+        g.width = g.ks.half if g.m <= g.ks.half else g.ks.lanes
+        g.panel_rows, g.panel_bytes = g.ks.panel_rows, g.ks.panel_bytes
+        lanes, rows, cols, max_m = g.ks.lanes, g.ks.direct_rows, g.ks.direct_cols, g.ks.direct_max_m
     else:
-        g.mr, g.nr = fo_active_d.mr, fo_active_d.nr
-        g.width = fo_active_d.half if g.m <= fo_active_d.half else fo_active_d.lanes
-        g.panel_rows, g.panel_bytes = fo_active_d.panel_rows, fo_active_d.panel_bytes
-        lanes, rows, cols = fo_active_d.lanes, fo_active_d.direct_rows, fo_active_d.direct_cols
-        max_m = fo_active_d.direct_max_m
+        g.ks, g.kd = NULL, fo_kernels_d[fo_level_for_d(max(g.m, g.n))]
+        g.mr, g.nr = g.kd.mr, g.kd.nr
+        g.width = g.kd.half if g.m <= g.kd.half else g.kd.lanes
+        g.panel_rows, g.panel_bytes = g.kd.panel_rows, g.kd.panel_bytes
+        lanes, rows, cols, max_m = g.kd.lanes, g.kd.direct_rows, g.kd.direct_cols, g.kd.direct_max_m
     # The direct kernel for products whose B rows are contiguous and whose
     # tiles are mostly full, but not the panel kernel's special cases (A^T in
     # registers, k = 1): batch entries the panel kernel would take (Zen 3,
@@ -237,31 +243,31 @@ cdef void _span(int64_t rows, int64_t cols, int64_t s0, int64_t s1,
 
 # ---------------------------------------------------------------- packing --
 
-cdef inline bint _pack_simd(const floating *src, int64_t s_row, int64_t s_col,
+cdef inline bint _pack_simd(const Geometry *g, const floating *src, int64_t s_row, int64_t s_col,
                             int64_t rows, int64_t depth, int64_t width,
                             floating *dst) noexcept nogil:
-    """_pack_panel by the active SIMD variant, where it has a kernel for the
+    """_pack_panel by the product's SIMD variant, where it has a kernel for the
     layout: in-register transposes when the depth is contiguous (width a
     multiple of its lanes), fixed-size copies for a full panel of contiguous
     rows (width the tile's mr).  False if neither applies."""
     if floating is float:
-        if s_col == 1 and width % fo_active_s.lanes == 0:
-            fo_active_s.pack_t(rows, depth, src, s_row, 1, dst, width)
+        if s_col == 1 and width % g.ks.lanes == 0:
+            g.ks.pack_t(rows, depth, src, s_row, 1, dst, width)
             return True
-        if s_row == 1 and rows == width and width == fo_active_s.mr:
-            fo_active_s.pack_mr(depth, src, s_col, dst)
+        if s_row == 1 and rows == width and width == g.ks.mr:
+            g.ks.pack_mr(depth, src, s_col, dst)
             return True
     else:
-        if s_col == 1 and width % fo_active_d.lanes == 0:
-            fo_active_d.pack_t(rows, depth, src, s_row, 1, dst, width)
+        if s_col == 1 and width % g.kd.lanes == 0:
+            g.kd.pack_t(rows, depth, src, s_row, 1, dst, width)
             return True
-        if s_row == 1 and rows == width and width == fo_active_d.mr:
-            fo_active_d.pack_mr(depth, src, s_col, dst)
+        if s_row == 1 and rows == width and width == g.kd.mr:
+            g.kd.pack_mr(depth, src, s_col, dst)
             return True
     return False
 
 
-cdef void _pack_panel(const floating *src, int64_t s_row, int64_t s_col,
+cdef void _pack_panel(const Geometry *g, const floating *src, int64_t s_row, int64_t s_col,
                       int64_t rows, int64_t depth, int64_t width,
                       floating *dst) noexcept nogil:
     """dst[p * width + r] = src[r * s_row + p * s_col]; rows..width zero-padded.
@@ -270,7 +276,7 @@ cdef void _pack_panel(const floating *src, int64_t s_row, int64_t s_col,
     depth-major so the micro-kernel reads it sequentially.
     """
     cdef int64_t r, p
-    if _pack_simd(src, s_row, s_col, rows, depth, width, dst):
+    if _pack_simd(g, src, s_row, s_col, rows, depth, width, dst):
         return
     if s_col == 1 and s_row != 1:
         for r in range(rows):
@@ -286,7 +292,7 @@ cdef void _pack_panel(const floating *src, int64_t s_row, int64_t s_col,
                 dst[p * width + r] = 0
 
 
-cdef inline void _pack_panels(const floating *src, int64_t s_row, int64_t s_col,
+cdef inline void _pack_panels(const Geometry *g, const floating *src, int64_t s_row, int64_t s_col,
                               int64_t rows, int64_t depth, int64_t width,
                               int64_t first, int64_t last,
                               floating *dst) noexcept nogil:
@@ -294,19 +300,19 @@ cdef inline void _pack_panels(const floating *src, int64_t s_row, int64_t s_col,
     cdef int64_t q, r0
     for q in range(first, last):
         r0 = q * width
-        _pack_panel(src + r0 * s_row, s_row, s_col, min(width, rows - r0),
+        _pack_panel(g, src + r0 * s_row, s_row, s_col, min(width, rows - r0),
                     depth, width, dst + q * width * depth)
 
 
 # --------------------------------------------------------- blocked kernel --
 
-cdef inline void _tile(int64_t kc, const floating *ap, const floating *bp,
+cdef inline void _tile(const Geometry *g, int64_t kc, const floating *ap, const floating *bp,
                        floating *c, int64_t ldc, bint accumulate,
                        int64_t mr, int64_t nr) noexcept nogil:
     if floating is float:
-        fo_active_s.tile(kc, ap, bp, c, ldc, accumulate, <int>mr, <int>nr)
+        g.ks.tile(kc, ap, bp, c, ldc, accumulate, <int>mr, <int>nr)
     else:
-        fo_active_d.tile(kc, ap, bp, c, ldc, accumulate, <int>mr, <int>nr)
+        g.kd.tile(kc, ap, bp, c, ldc, accumulate, <int>mr, <int>nr)
 
 
 cdef void _block_rows(const Geometry *g, const floating *b, floating *r,
@@ -320,13 +326,13 @@ cdef void _block_rows(const Geometry *g, const floating *b, floating *r,
     (pf, or NULL) after each.
     """
     cdef int64_t ir, jr, q, w
-    _pack_panels(b + ic * g.sb1 + pc * g.sb0, g.sb1, g.sb0, mc, kc, g.mr,
+    _pack_panels(g, b + ic * g.sb1 + pc * g.sb0, g.sb1, g.sb0, mc, kc, g.mr,
                  0, _cdiv(mc, g.mr), at_rows)
     for q in range(_cdiv(nc, g.nr)):
         jr = q * g.nr
         for w in range(_cdiv(mc, g.mr)):
             ir = w * g.mr
-            _tile(kc, at_rows + ir * kc, bt_cols + jr * kc,
+            _tile(g, kc, at_rows + ir * kc, bt_cols + jr * kc,
                   r + (ic + ir) * g.ldr + jc + jr, g.ldr, pc > 0,
                   min(g.mr, mc - ir), min(g.nr, nc - jr))
             fo_prefetch_step(pf)
@@ -347,7 +353,7 @@ cdef void _gemm_serial(const Geometry *g, const floating *a, const floating *b,
         for v in range(_cdiv(g.k, KC)):
             pc = v * KC
             kc = min(<int64_t>KC, g.k - pc)
-            _pack_panels(a + jc * g.sa0 + pc * g.sa1, g.sa0, g.sa1, nc, kc, g.nr,
+            _pack_panels(g, a + jc * g.sa0 + pc * g.sa1, g.sa0, g.sa1, nc, kc, g.nr,
                          0, _cdiv(nc, g.nr), scratch_cols)
             for t in range(_cdiv(g.n, mc)):
                 _block_rows(g, b, r, t * mc, min(mc, g.n - t * mc), jc, nc, pc, kc,
@@ -410,14 +416,14 @@ cdef void _panel(const Geometry *g, const floating *a, const floating *b,
     row-by-row reads, and prefetching there measured 0.94-1.05x."""
     if g.direct:
         if floating is float:
-            fo_active_s.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, j_begin, j_end)
+            g.ks.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, j_begin, j_end)
         else:
-            fo_active_d.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, j_begin, j_end)
+            g.kd.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, j_begin, j_end)
     elif floating is float:
-        (fo_active_s.panel_half if g.width == fo_active_s.half else fo_active_s.panel_full)(
+        (g.ks.panel_half if g.width == g.ks.half else g.ks.panel_full)(
             g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, at, j_begin, j_end, pack, pf)
     else:
-        (fo_active_d.panel_half if g.width == fo_active_d.half else fo_active_d.panel_full)(
+        (g.kd.panel_half if g.width == g.kd.half else g.kd.panel_full)(
             g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, at, j_begin, j_end, pack, pf)
 
 
@@ -818,6 +824,13 @@ def select_simd(name: str) -> None:
     if name not in supported:
         raise ValueError(f"SIMD variant {name!r} is not usable here; choose from {supported}")
     fo_simd_select(supported.index(name))
+
+
+def simd_for(dtype_char: str, side: int) -> str:
+    """The SIMD variant whose kernels compute a product with max(m, n) = side
+    ("f": float32, "d": float64): the active one, or a narrower one for
+    results too small to fill its vectors."""
+    return fo_simd_names[fo_level_for_s(side) if dtype_char == "f" else fo_level_for_d(side)].decode()
 
 
 def tile_shape(dtype_char: str) -> tuple:

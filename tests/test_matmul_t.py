@@ -1046,9 +1046,10 @@ def test_every_simd_variant_matches_reference(simd_variant, dtype, a_shape, b_sh
 @pytest.mark.parametrize("m", [1, 3, 4, 8, 13, 16])
 def test_every_simd_variant_tiny_batched_products(simd_variant, dtype, k, m):
     """Batches of tiny products (k = a panel width: A^T held in registers), with
-    contiguous, transposed and reversed A, 1 to 9 rows of R, NaN and inf in B."""
+    contiguous, transposed and reversed A, 1 to 17 rows of R, NaN and inf in B
+    (17 rows: the selected variant's kernels; fewer take a narrower one's)."""
     rng = np.random.default_rng(m * 100 + k)
-    for n in (1, 5, 9):
+    for n in (1, 5, 9, 17):
         a = rng.standard_normal((5, m, k)).astype(dtype)
         b = rng.standard_normal((5, k, n)).astype(dtype)
         b[1, 0, -1], b[2, -1, 0] = np.nan, np.inf
@@ -1101,6 +1102,21 @@ def test_every_simd_variant_direct_kernel_batches(simd_variant, dtype, m, k):
             assert matmul_t(a_view, b_view, out=out, method="native", num_threads=num_threads) is out
             assert_matmul_t_close(out, a_view, b_view)
             assert (buffer[3 * n * m:] == -7.0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_results_too_small_for_the_vectors_take_a_narrower_variant(simd_variant, dtype):
+    """A product whose result's longer side, max(m, n), is shorter than the
+    selected variant's vectors runs the widest variant below it whose vectors
+    that side fills (the baseline at the least)."""
+    char = np.dtype(dtype).char
+    vector_bytes = {"baseline": 16, "avx2": 32, "avx512": 64}
+    names = fastops._matmul_t.simd_supported()
+    for side in (1, 2, 3, 4, 7, 8, 15, 16, 17, 1000):
+        chosen = fastops._matmul_t.simd_for(char, side)
+        fitting = [v for v in names[: names.index(simd_variant) + 1]
+                   if vector_bytes[v] // np.dtype(dtype).itemsize <= side]
+        assert chosen == (fitting[-1] if fitting else "baseline"), side
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -200,6 +200,39 @@ static fo_tile_kernel_s fo_active_s;
 static fo_tile_kernel_d fo_active_d;
 static int fo_active_level = -1;
 
+#if FO_HAVE_X86_VARIANTS
+static const fo_tile_kernel_s *const fo_kernels_s[FO_SIMD_COUNT] = {
+    &fo_s_base_kernel, &fo_s_avx2_kernel, &fo_s_avx512_kernel};
+static const fo_tile_kernel_d *const fo_kernels_d[FO_SIMD_COUNT] = {
+    &fo_d_base_kernel, &fo_d_avx2_kernel, &fo_d_avx512_kernel};
+#else
+static const fo_tile_kernel_s *const fo_kernels_s[1] = {&fo_s_base_kernel};
+static const fo_tile_kernel_d *const fo_kernels_d[1] = {&fo_d_base_kernel};
+#endif
+
+/* The variant for a product whose result's longer side (max(m, n)) is
+ * `side`: the active one or, where the side is shorter than its vectors, the
+ * widest one below it whose vectors the side fills (the baseline at the
+ * least).  Every variant below the active one runs on this CPU.  Zen 5,
+ * batches of 4096 square entries, 1 thread, AVX-512 time / this choice's:
+ * sides 2-7 1.1-3.6, 8 and 12 float32 1.4-1.9; fp64 4x4 0.85 (AVX-512's A^T
+ * in registers). */
+static int fo_level_for_s(int64_t side)
+{
+    int level = fo_active_level;
+    while (level > FO_SIMD_BASELINE && fo_kernels_s[level]->lanes > side)
+        --level;
+    return level;
+}
+
+static int fo_level_for_d(int64_t side)
+{
+    int level = fo_active_level;
+    while (level > FO_SIMD_BASELINE && fo_kernels_d[level]->lanes > side)
+        --level;
+    return level;
+}
+
 /* 1 if variant `level` was compiled into this binary. */
 static int fo_simd_compiled(int level)
 {
