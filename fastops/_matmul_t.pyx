@@ -12,7 +12,6 @@ Paths (chosen by fastops/matmul_t.py, which validates everything first):
   operands have a unit stride;
 and, for batches, OpenMP over batch entries with one thread per product.
 """
-import os
 
 cimport numpy as cnp
 from cython cimport floating
@@ -131,7 +130,7 @@ METHOD_BLAS = 2
 # take twice as long), one thread does everything (waking a second thread
 # costs about 3 us: on 2 cores, 2 threads lost below about 96^3 in float32;
 # Zen 3 float64 80^3-88^3: 1.3-1.5x on 2 threads in 4 of 6 runs), unless the
-# result takes more than half of one core's L2 (_l2_bytes), which also holds
+# result takes more than half of one core's L2 (L2_BYTES), which also holds
 # the operands: then one core's write bandwidth is the limit, and one thread
 # per half L2 of result adds its own (the k = 1 outer product of the Llama
 # node: 1.3-1.6x on 2 Zen 3 cores).  Below GIL_FREE_MIN_WORK multiply-adds in all, the kernels keep the
@@ -144,9 +143,13 @@ METHOD_BLAS = 2
 # 1.04-1.17, float32 128^3 1.06-1.07, float32 40^3-64^3 0.90-1.10 (1.10-1.25
 # on one thread); below 12 KiB 0.67-0.97, where the hardware prefetchers keep
 # up and software prefetches only take miss buffers), up to half of one core's
-# L2 ((16,256,256)^2, 512 KiB per float32 entry: 0.90).
+# L2 ((16,256,256)^2, 512 KiB per float32 entry: 0.90).  L2_BYTES is the L2
+# these thresholds were measured with: Zen 3's 512 KiB, and on Zen 5 (1 MiB)
+# the same value, from an earlier lookup of the real size that always fell
+# back to it (Python's os.sysconf has no SC_LEVEL2_CACHE_SIZE).
 cdef enum:
     KC = 256
+    L2_BYTES = 512 * 1024
     MC_BYTES = 384 * 1024
     NC_BYTES = 4 * 1024 * 1024
     PARALLEL_MIN_BYTES = 96 * 96 * 96 * 4
@@ -160,7 +163,7 @@ cdef struct Geometry:
     const fo_tile_kernel_d *kd       # float64; the other is NULL): fo_level_for_*
     int64_t m, n, k                  # A is (m, k), B is (k, n), R is (n, m)
     int64_t sa0, sa1, sb0, sb1       # element strides, any sign
-    int64_t mr, nr                   # register tile of the active SIMD variant
+    int64_t mr, nr                   # register tile of the product's SIMD variant
     int64_t width                    # panel kernel width for this m (lanes or half)
     int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
     bint direct                      # the direct kernel instead of the panel kernel
@@ -215,11 +218,11 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # AVX2, 2 threads, panel / direct time: batches of 16^3-40^3 products
     # 1.1-1.7, (4096,8,8)^2 float64 1.33; single products 0.73-1.20) and,
     # where the variant says so (max_m, fo_gemm.h), single products and
-    # larger entries with up to max_m rows and A in half of L2.
+    # larger entries with up to max_m rows and A in L2_BYTES / 2 (256 KiB).
     g.direct = (g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
                 and not (g.m <= g.width and g.k == g.width)
                 and (n_batch > 1 and _fits_panel(&g, size)
-                     or g.m <= max_m and g.m * g.k * size <= _l2_bytes // 2))
+                     or g.m <= max_m and g.m * g.k * size <= L2_BYTES // 2))
     if g.direct:
         g.panel_rows = cols
     g.mc = min(max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr), _round_up(g.n, g.mr))
@@ -456,7 +459,7 @@ cdef void _native_entry(const Geometry *g, bint panel, const floating *pa,
             a_bytes = g.a_len * sizeof(floating)
         if b_off[t + 1] != b_off[t]:
             b_bytes = g.b_len * sizeof(floating)
-        if PREFETCH_MIN_BYTES <= a_bytes + b_bytes <= _l2_bytes // 2:
+        if PREFETCH_MIN_BYTES <= a_bytes + b_bytes <= L2_BYTES // 2:
             next_entry = &pf
             pf.next[0] = <const char *>(pa + a_off[t + 1] + g.a_lo)
             pf.end[0] = pf.next[0] + a_bytes
@@ -597,7 +600,7 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
     cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
     cdef bint panel = g.direct or _fits_panel(g, sizeof(floating))
-    cdef int64_t halves_of_l2 = _cdiv(2 * stride_r * n_batch * <int64_t>sizeof(floating), _l2_bytes)
+    cdef int64_t halves_of_l2 = _cdiv(2 * stride_r * n_batch * <int64_t>sizeof(floating), L2_BYTES)
     cdef int nt = (n_threads if _worth_threads(work * n_batch, sizeof(floating))
                    else <int>min(n_threads, halves_of_l2))
     cdef bint by_batch = nt > 1 and _split_batch(n_batch, nt, work, sizeof(floating))
@@ -646,18 +649,6 @@ cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
 
 
 cdef int64_t _zero = 0
-
-
-def _level2_cache_bytes() -> int:
-    """One core's L2 size as the C library reports it (512 KiB if it doesn't)."""
-    try:
-        size = os.sysconf("SC_LEVEL2_CACHE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        size = 0
-    return size if size > 0 else 512 * 1024
-
-
-cdef int64_t _l2_bytes = _level2_cache_bytes()
 
 
 class UnalignedError(ValueError):
@@ -834,7 +825,8 @@ def simd_for(dtype_char: str, side: int) -> str:
 
 
 def tile_shape(dtype_char: str) -> tuple:
-    """(MR, NR) register tile of the active variant for 'f' or 'd'."""
+    """(MR, NR) register tile of the active variant for 'f' or 'd' (products
+    too small for its vectors use a narrower variant's: simd_for)."""
     return (fo_active_s.mr, fo_active_s.nr) if dtype_char == "f" else (fo_active_d.mr, fo_active_d.nr)
 
 

@@ -6,7 +6,8 @@
  * instantiation picks the SIMD width and tile shape that fit its register
  * file, and a target attribute, so a `portable` build still runs AVX-512 code
  * on CPUs that have it.  The Cython layer packs panels, blocks for the caches
- * and parallelises; it calls the active variant through fo_active_s / _d.
+ * and parallelises; it calls each product's variant through the kernel tables
+ * fo_kernels_s / _d (fo_level_for_s / _d), the active one reported in fo_active_*.
  */
 #ifndef FO_GEMM_H
 #define FO_GEMM_H
@@ -96,7 +97,7 @@ typedef struct {
     /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
      * by tiles of direct_rows rows of A by direct_cols columns of B; 0, or
      * the most rows of A for which it also takes single products and A^T
-     * beyond panel_bytes (A up to half of L2) */
+     * beyond panel_bytes (A up to 256 KiB: _matmul_t.pyx, L2_BYTES / 2) */
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
                    float *, int64_t, int64_t);
@@ -119,7 +120,7 @@ typedef struct {
     /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
      * by tiles of direct_rows rows of A by direct_cols columns of B; 0, or
      * the most rows of A for which it also takes single products and A^T
-     * beyond panel_bytes (A up to half of L2) */
+     * beyond panel_bytes (A up to 256 KiB: _matmul_t.pyx, L2_BYTES / 2) */
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t,
                    double *, int64_t, int64_t);
