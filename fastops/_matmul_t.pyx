@@ -218,11 +218,13 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # AVX2, 2 threads, panel / direct time: batches of 16^3-40^3 products
     # 1.1-1.7, (4096,8,8)^2 float64 1.33; single products 0.73-1.20) and,
     # where the variant says so (max_m, fo_gemm.h), single products and
-    # larger entries with up to max_m rows and A in L2_BYTES / 2 (256 KiB).
+    # larger entries with up to max_m rows and A in L2_BYTES (512 KiB; Zen 5,
+    # A of 256-512 KiB, blocked GEMM / direct: 64x2048 @ 2048x64 fp32 1.28,
+    # 256^2 fp64 1.05, (16,256,256)^2 fp64 1.23, 128x1024 @ 1024x128 fp32 1.00).
     g.direct = (g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
                 and not (g.m <= g.width and g.k == g.width)
                 and (n_batch > 1 and _fits_panel(&g, size)
-                     or g.m <= max_m and g.m * g.k * size <= L2_BYTES // 2))
+                     or g.m <= max_m and g.m * g.k * size <= L2_BYTES))
     if g.direct:
         g.panel_rows = cols
     g.mc = min(max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr), _round_up(g.n, g.mr))

@@ -97,7 +97,7 @@ typedef struct {
     /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
      * by tiles of direct_rows rows of A by direct_cols columns of B; 0, or
      * the most rows of A for which it also takes single products and A^T
-     * beyond panel_bytes (A up to 256 KiB: _matmul_t.pyx, L2_BYTES / 2) */
+     * beyond panel_bytes (A up to 512 KiB: _matmul_t.pyx, L2_BYTES) */
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
                    float *, int64_t, int64_t);
@@ -120,7 +120,7 @@ typedef struct {
     /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
      * by tiles of direct_rows rows of A by direct_cols columns of B; 0, or
      * the most rows of A for which it also takes single products and A^T
-     * beyond panel_bytes (A up to 256 KiB: _matmul_t.pyx, L2_BYTES / 2) */
+     * beyond panel_bytes (A up to 512 KiB: _matmul_t.pyx, L2_BYTES) */
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t,
                    double *, int64_t, int64_t);
