@@ -94,8 +94,7 @@ cdef extern from "src/fo_gemm.h" nogil:
     fo_tile_kernel_d fo_active_d
     const fo_tile_kernel_s *fo_kernels_s[]
     const fo_tile_kernel_d *fo_kernels_d[]
-    int fo_level_for_s(int64_t side)
-    int fo_level_for_d(int64_t side)
+    int fo_level_for(int64_t side_bytes)
     int fo_active_level
     int FO_SIMD_COUNT
     int FO_SIMD_AVX512
@@ -160,7 +159,7 @@ cdef enum:
 
 cdef struct Geometry:
     const fo_tile_kernel_s *ks       # the kernels for this product (float32 or
-    const fo_tile_kernel_d *kd       # float64; the other is NULL): fo_level_for_*
+    const fo_tile_kernel_d *kd       # float64; the other is NULL): fo_level_for
     int64_t m, n, k                  # A is (m, k), B is (k, n), R is (n, m)
     int64_t sa0, sa1, sb0, sb1       # element strides, any sign
     int64_t mr, nr                   # register tile of the product's SIMD variant
@@ -201,13 +200,13 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.sb0 = sb[nd_b - 2] // size
     g.sb1 = sb[nd_b - 1] // size
     if floating is float:
-        g.ks, g.kd = fo_kernels_s[fo_level_for_s(max(g.m, g.n))], NULL
+        g.ks, g.kd = fo_kernels_s[fo_level_for(max(g.m, g.n) * size)], NULL
         g.mr, g.nr = g.ks.mr, g.ks.nr
         g.width = g.ks.half if g.m <= g.ks.half else g.ks.lanes
         g.panel_rows, g.panel_bytes = g.ks.panel_rows, g.ks.panel_bytes
         lanes, rows, cols, max_m = g.ks.lanes, g.ks.direct_rows, g.ks.direct_cols, g.ks.direct_max_m
     else:
-        g.ks, g.kd = NULL, fo_kernels_d[fo_level_for_d(max(g.m, g.n))]
+        g.ks, g.kd = NULL, fo_kernels_d[fo_level_for(max(g.m, g.n) * size)]
         g.mr, g.nr = g.kd.mr, g.kd.nr
         g.width = g.kd.half if g.m <= g.kd.half else g.kd.lanes
         g.panel_rows, g.panel_bytes = g.kd.panel_rows, g.kd.panel_bytes
@@ -823,7 +822,7 @@ def simd_for(dtype_char: str, side: int) -> str:
     """The SIMD variant whose kernels compute a product with max(m, n) = side
     ("f": float32, "d": float64): the active one, or a narrower one for
     results too small to fill its vectors."""
-    return fo_simd_names[fo_level_for_s(side) if dtype_char == "f" else fo_level_for_d(side)].decode()
+    return fo_simd_names[fo_level_for(side * (4 if dtype_char == "f" else 8))].decode()
 
 
 def tile_shape(dtype_char: str) -> tuple:

@@ -7,7 +7,7 @@
  * file, and a target attribute, so a `portable` build still runs AVX-512 code
  * on CPUs that have it.  The Cython layer packs panels, blocks for the caches
  * and parallelises; it calls each product's variant through the kernel tables
- * fo_kernels_s / _d (fo_level_for_s / _d), the active one reported in fo_active_*.
+ * fo_kernels_s / _d (fo_level_for), the active one reported in fo_active_*.
  */
 #ifndef FO_GEMM_H
 #define FO_GEMM_H
@@ -179,7 +179,7 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
  * takes single products and larger batch entries, up to m = 256 (Zen 5,
  * 2 threads, blocked GEMM / direct: batches of 96^3-256^3 1.2-1.65, single
  * products 64^2-256^2 1.05-1.9; A with 1024-2048 rows of float32 0.47-0.87,
- * where every tile's 48 stores hit rows of R a power of two apart) ---- */
+ * perhaps as a tile's 48 stores hit rows of R a power of two apart) ---- */
 #define FO_ISA avx512
 #define FO_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
 #define FO_VBYTES 64
@@ -211,25 +211,18 @@ static const fo_tile_kernel_s *const fo_kernels_s[1] = {&fo_s_base_kernel};
 static const fo_tile_kernel_d *const fo_kernels_d[1] = {&fo_d_base_kernel};
 #endif
 
-/* The variant for a product whose result's longer side (max(m, n)) is
- * `side`: the active one or, where the side is shorter than its vectors, the
- * widest one below it whose vectors the side fills (the baseline at the
- * least).  Every variant below the active one runs on this CPU.  Zen 5,
- * batches of 4096 square entries, 1 thread, AVX-512 time / this choice's:
- * sides 2-7 1.1-3.6, 8 and 12 float32 1.4-1.9; fp64 4x4 0.85 (AVX-512's A^T
- * in registers). */
-static int fo_level_for_s(int64_t side)
+/* The variant for a product whose result's longer side (max(m, n)) takes
+ * `side_bytes` (elements times element size): the active one or, where the
+ * side is shorter than its vectors, the widest one below it whose vectors the
+ * side fills (the baseline at the least).  Every variant below the active one
+ * runs on this CPU.  Zen 5, batches of 4096 square entries, 1 thread,
+ * AVX-512 time / this choice's: sides 2-7 1.1-3.6, 8 and 12 float32 1.4-1.9;
+ * fp64 4x4 0.85 (AVX-512's A^T in registers). */
+static int fo_level_for(int64_t side_bytes)
 {
     int level = fo_active_level;
-    while (level > FO_SIMD_BASELINE && fo_kernels_s[level]->lanes > side)
-        --level;
-    return level;
-}
-
-static int fo_level_for_d(int64_t side)
-{
-    int level = fo_active_level;
-    while (level > FO_SIMD_BASELINE && fo_kernels_d[level]->lanes > side)
+    while (level > FO_SIMD_BASELINE
+           && fo_kernels_s[level]->lanes * (int64_t)sizeof(float) > side_bytes)
         --level;
     return level;
 }
