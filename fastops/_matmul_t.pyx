@@ -101,6 +101,7 @@ cdef extern from "src/fo_gemm.h" nogil:
     const char *fo_simd_names[]
     int fo_simd_compiled(int level)
     int fo_simd_best()
+    int fo_cpu_is_intel()
     void fo_simd_select(int level)
 
 cdef extern from "src/fo_blas.h" nogil:
@@ -808,6 +809,11 @@ def active_simd() -> str:
 def active_simd_is_avx512() -> bool:
     """True when the AVX-512 variant is active (matmul_t's auto policy differs)."""
     return fo_active_level == FO_SIMD_AVX512
+
+
+def cpu_is_intel() -> bool:
+    """True on an Intel CPU (matmul_t's auto policy differs)."""
+    return fo_cpu_is_intel() != 0
 
 
 def select_simd(name: str) -> None:

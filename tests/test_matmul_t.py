@@ -13,6 +13,7 @@ thread keeps running while a kernel runs in another thread.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
 import time
@@ -1158,33 +1159,46 @@ _NATIVE, _BLAS = fastops._matmul_t.METHOD_NATIVE, fastops._matmul_t.METHOD_BLAS
 
 
 @requires_blas
-@pytest.mark.parametrize("a_shape, b_shape, dtype, on_avx512, otherwise", [
-    ((16, 16), (16, 16), np.float32, _NATIVE, _NATIVE),              # tiny
-    ((64, 64), (64, 64), np.float64, _NATIVE, _NATIVE),              # small
-    ((256, 256), (256, 256), np.float32, _NATIVE, _NATIVE),          # mid-size
-    ((1000, 1000), (1000, 50), np.float32, _NATIVE, _NATIVE),
-    ((1023, 1024), (1024, 1024), np.float64, _NATIVE, _NATIVE),      # just below 1024^3
-    ((1024, 1024), (1024, 1024), np.float64, _BLAS, _BLAS),          # from 1024^3: BLAS in fp64,
-    ((1024, 1024), (1024, 1024), np.float32, _BLAS, _NATIVE),        # and in fp32 with AVX-512
-    ((2048, 2048), (2048, 2048), np.float32, _BLAS, _NATIVE),
-    ((128, 1), (1, 1024), np.float32, _NATIVE, _NATIVE),             # k = 1 outer products
-    ((1, 128, 1), (1, 1, 1024), np.float64, _NATIVE, _NATIVE),       # the Llama node, fp64
-    ((32768, 1), (1, 32768), np.float64, _NATIVE, _NATIVE),
-    ((4, 8, 8), (4, 8, 8), np.float64, _NATIVE, _NATIVE),            # batches
-    ((4, 32, 32), (4, 32, 32), np.float32, _NATIVE, _NATIVE),
-    ((4, 48, 48), (4, 48, 48), np.float64, _NATIVE, _NATIVE),
-    ((2, 1024, 1024), (2, 1024, 1024), np.float32, _NATIVE, _NATIVE),
-    ((8, 128, 64), (64, 256), np.float32, _NATIVE, _NATIVE),         # broadcast operand
+@pytest.mark.parametrize("a_shape, b_shape, dtype, on_intel, on_amd_avx512, otherwise", [
+    ((16, 16), (16, 16), np.float32, _NATIVE, _NATIVE, _NATIVE),              # tiny
+    ((64, 64), (64, 64), np.float64, _NATIVE, _NATIVE, _NATIVE),              # small
+    ((256, 256), (256, 256), np.float32, _NATIVE, _NATIVE, _NATIVE),          # mid-size
+    ((1000, 1000), (1000, 50), np.float32, _NATIVE, _NATIVE, _NATIVE),
+    ((1023, 1024), (1024, 1024), np.float64, _NATIVE, _NATIVE, _NATIVE),      # just below 1024^3
+    ((1024, 1024), (1024, 1024), np.float64, _NATIVE, _BLAS, _BLAS),          # from 1024^3 on AMD:
+    ((1024, 1024), (1024, 1024), np.float32, _NATIVE, _BLAS, _NATIVE),        # BLAS in fp64, and in
+    ((2048, 2048), (2048, 2048), np.float32, _NATIVE, _BLAS, _NATIVE),        # fp32 with AVX-512
+    ((128, 1), (1, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE),             # k = 1 outer products
+    ((1, 128, 1), (1, 1, 1024), np.float64, _NATIVE, _NATIVE, _NATIVE),       # the Llama node, fp64
+    ((32768, 1), (1, 32768), np.float64, _NATIVE, _NATIVE, _NATIVE),
+    ((4, 8, 8), (4, 8, 8), np.float64, _NATIVE, _NATIVE, _NATIVE),            # batches
+    ((4, 32, 32), (4, 32, 32), np.float32, _NATIVE, _NATIVE, _NATIVE),
+    ((4, 48, 48), (4, 48, 48), np.float64, _NATIVE, _NATIVE, _NATIVE),
+    ((2, 1024, 1024), (2, 1024, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE),
+    ((8, 128, 64), (64, 256), np.float32, _NATIVE, _NATIVE, _NATIVE),         # broadcast operand
 ])
-def test_auto_picks_the_measured_path(monkeypatch, a_shape, b_shape, dtype, on_avx512, otherwise):
-    """method="auto" follows the README's "How auto chooses" table, with and without AVX-512
-    (the inlined single-product fast path included)."""
+def test_auto_picks_the_measured_path(monkeypatch, a_shape, b_shape, dtype, on_intel,
+                                      on_amd_avx512, otherwise):
+    """method="auto" follows the README's "How auto chooses" table on Intel CPUs (AVX-512
+    or not) and on others with and without AVX-512 (the inlined single-product fast path
+    included)."""
     module = sys.modules["fastops.matmul_t"]
     chosen = []
     monkeypatch.setattr(module, "_matmul_t_into",
                         lambda a, b, out, shape, code, n_threads: chosen.append(code) or out)
     a, b = np.empty(a_shape, dtype), np.empty(b_shape, dtype)
-    for avx512, expected in ((True, on_avx512), (False, otherwise)):
+    for intel, avx512, expected in ((True, True, on_intel), (True, False, on_intel),
+                                    (False, True, on_amd_avx512), (False, False, otherwise)):
+        monkeypatch.setattr(module, "_intel", intel)
         monkeypatch.setattr(module, "_avx512", lambda avx512=avx512: avx512)
         matmul_t(a, b)
-        assert chosen.pop() == expected, f"avx512={avx512}"
+        assert chosen.pop() == expected, f"intel={intel} avx512={avx512}"
+
+
+def test_cpu_vendor_matches_proc_cpuinfo():
+    """The policy's vendor check agrees with what the kernel reports."""
+    vendors = {line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+               if line.startswith("vendor_id")} if os.path.exists("/proc/cpuinfo") else set()
+    if not vendors:
+        pytest.skip("no vendor_id in /proc/cpuinfo (not an x86 Linux machine)")
+    assert fastops._matmul_t.cpu_is_intel() == (vendors == {"GenuineIntel"})

@@ -247,6 +247,18 @@ static int fo_simd_best(void)
     return FO_SIMD_BASELINE;
 }
 
+/* 1 on an Intel CPU: there matmul_t's auto policy keeps the native kernels
+ * for large products (README, "How auto chooses"). */
+static int fo_cpu_is_intel(void)
+{
+#if FO_HAVE_X86_VARIANTS
+    __builtin_cpu_init();
+    return __builtin_cpu_is("intel");
+#else
+    return 0;
+#endif
+}
+
 /* Make `level` the active variant; the caller checked it is runnable here. */
 static void fo_simd_select(int level)
 {
