@@ -21,31 +21,33 @@ _ndarray = np.ndarray
 _METHODS = {"native": _NATIVE, "blas": _BLAS}
 
 
-#: From this many multiply-adds in one product, NumPy's OpenBLAS beats the
-#: native kernels on AMD CPUs in float64, and in float32 with AVX-512 (Zen 5,
-#: 2 threads, BLAS time / native time at 1024^3: float32 0.84, float64 0.98;
-#: 768^3 1.06 and 1.11).  Below it, and for every batch and k = 1 outer
-#: product, native.
-_NATIVE_MAX = 1024 * 1024 * 1024
 _avx512 = _matmul_t.active_simd_is_avx512
 _intel = _matmul_t.cpu_is_intel()
+#: From this many multiply-adds in one product, NumPy's OpenBLAS can beat the
+#: native kernels; below it, and for every batch and k = 1 outer product,
+#: native (README, "How auto chooses").  Zen 5, 2 threads, BLAS time / native
+#: time at 1024^3: float32 0.84, float64 0.98 (768^3 1.06 and 1.11).  Intel
+#: Xeon (AVX-512, AMX), float32 / float64: squares 1024-2048 1.05-1.10 in
+#: both, 3072^2 0.97 / 1.00, 4096^2 0.93-0.98 / 0.98-1.00 (three runs).
+_AMD_NATIVE_MAX = 1024 * 1024 * 1024
+_INTEL_NATIVE_MAX = 3072 * 3072 * 3072
+_NATIVE_MAX = _INTEL_NATIVE_MAX if _intel else _AMD_NATIVE_MAX
 
 
 def _auto_method(dtype: np.dtype, k: int, n_batch: int) -> int:
     """The faster path for a product of at least _NATIVE_MAX multiply-adds,
     from side-by-side measurements on 2 threads (README, "How auto chooses"):
-    Intel Xeon (Sapphire Rapids) with AVX-512, AMD Zen 5 with AVX-512 and Zen 3
-    with AVX2.  Native on Intel CPUs (native ahead of OpenBLAS from 1024^3 to
-    3072^3 in both dtypes) and everywhere for batches (one product per
-    thread) and k = 1 outer products (BLAS packs operands for a single
-    multiply).  On the AMD CPUs, OpenBLAS for single float64 products and,
-    with AVX-512, single float32 ones; native for float32 without AVX-512
-    (Zen 3: ties from 512^3 to 4096^3).  The policy without AVX-512 was
-    measured with AVX2; the SSE baseline shares it.
+    Intel Xeon with AVX-512, AMD Zen 5 with AVX-512 and Zen 3
+    with AVX2.  Native for batches (one product per thread) and k = 1 outer
+    products (BLAS packs operands for a single multiply).  OpenBLAS for single
+    products on Intel CPUs and, on AMD ones, in float64 and with AVX-512 in
+    float32; native for float32 without AVX-512 (Zen 3: ties from 512^3 to
+    4096^3).  The AMD policy without AVX-512 was measured with AVX2; the SSE
+    baseline shares it.
     """
-    if not BLAS_INFO["found"] or n_batch > 1 or k == 1 or _intel:
+    if not BLAS_INFO["found"] or n_batch > 1 or k == 1:
         return _NATIVE
-    return _BLAS if dtype is _F64 or _avx512() else _NATIVE
+    return _BLAS if _intel or dtype is _F64 or _avx512() else _NATIVE
 
 
 def _result_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:

@@ -1168,6 +1168,10 @@ _NATIVE, _BLAS = fastops._matmul_t.METHOD_NATIVE, fastops._matmul_t.METHOD_BLAS
     ((1024, 1024), (1024, 1024), np.float64, _NATIVE, _BLAS, _BLAS),          # from 1024^3 on AMD:
     ((1024, 1024), (1024, 1024), np.float32, _NATIVE, _BLAS, _NATIVE),        # BLAS in fp64, and in
     ((2048, 2048), (2048, 2048), np.float32, _NATIVE, _BLAS, _NATIVE),        # fp32 with AVX-512
+    ((3071, 3072), (3072, 3072), np.float64, _NATIVE, _BLAS, _BLAS),          # Intel: from 3072^3,
+    ((3072, 3072), (3072, 3072), np.float32, _BLAS, _BLAS, _NATIVE),          # BLAS in both
+    ((3072, 3072), (3072, 3072), np.float64, _BLAS, _BLAS, _BLAS),
+    ((2, 3072, 3072), (2, 3072, 3072), np.float32, _NATIVE, _NATIVE, _NATIVE),
     ((128, 1), (1, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE),             # k = 1 outer products
     ((1, 128, 1), (1, 1, 1024), np.float64, _NATIVE, _NATIVE, _NATIVE),       # the Llama node, fp64
     ((32768, 1), (1, 32768), np.float64, _NATIVE, _NATIVE, _NATIVE),
@@ -1190,6 +1194,8 @@ def test_auto_picks_the_measured_path(monkeypatch, a_shape, b_shape, dtype, on_i
     for intel, avx512, expected in ((True, True, on_intel), (True, False, on_intel),
                                     (False, True, on_amd_avx512), (False, False, otherwise)):
         monkeypatch.setattr(module, "_intel", intel)
+        monkeypatch.setattr(module, "_NATIVE_MAX",
+                            module._INTEL_NATIVE_MAX if intel else module._AMD_NATIVE_MAX)
         monkeypatch.setattr(module, "_avx512", lambda avx512=avx512: avx512)
         matmul_t(a, b)
         assert chosen.pop() == expected, f"intel={intel} avx512={avx512}"
