@@ -28,7 +28,8 @@ _intel = _matmul_t.cpu_is_intel()
 #: native (README, "How auto chooses").  Zen 5, 2 threads, BLAS time / native
 #: time at 1024^3: float32 0.84, float64 0.98 (768^3 1.06 and 1.11).  Intel
 #: Xeon (AVX-512, AMX), float32 / float64: squares 1024-2048 1.05-1.10 in
-#: both, 3072^2 0.97 / 1.00, 4096^2 0.93-0.98 / 0.98-1.00 (three runs).
+#: both, 3072^2 0.97 / 1.00, 4096^2 0.93-0.98 / 0.95-1.00 (four runs).  The
+#: AMD threshold holds for every CPU not made by Intel.
 _AMD_NATIVE_MAX = 1024 * 1024 * 1024
 _INTEL_NATIVE_MAX = 3072 * 3072 * 3072
 _NATIVE_MAX = _INTEL_NATIVE_MAX if _intel else _AMD_NATIVE_MAX
@@ -43,7 +44,7 @@ def _auto_method(dtype: np.dtype, k: int, n_batch: int) -> int:
     products on Intel CPUs and, on AMD ones, in float64 and with AVX-512 in
     float32; native for float32 without AVX-512 (Zen 3: ties from 512^3 to
     4096^3).  The AMD policy without AVX-512 was measured with AVX2; the SSE
-    baseline shares it.
+    baseline shares it.  The Intel policy was measured with AVX-512 only.
     """
     if not BLAS_INFO["found"] or n_batch > 1 or k == 1:
         return _NATIVE
