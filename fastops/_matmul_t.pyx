@@ -14,6 +14,7 @@ and, for batches, OpenMP over batch entries with one thread per product.
 """
 
 cimport numpy as cnp
+from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t, intptr_t
@@ -26,6 +27,9 @@ cnp.import_array()
 
 cdef extern from "stdlib.h" nogil:
     void *aligned_alloc(size_t alignment, size_t size)
+
+cdef extern from "src/fo_aligned.h":
+    void *fo_aligned_handler_address "((void *)&fo_aligned_handler)"
 
 cdef extern from "src/fo_gemm.h" nogil:
     ctypedef struct fo_prefetch:
@@ -156,6 +160,7 @@ cdef enum:
     GIL_FREE_MIN_WORK = 16 * 16 * 16
     STACK_BYTES = 4096
     PREFETCH_MIN_BYTES = 12 * 1024
+    ALIGNED_MIN_BYTES = 256 * 1024
 
 
 cdef struct Geometry:
@@ -688,13 +693,27 @@ cdef int64_t *_batch_offsets(cnp.ndarray x, cnp.ndarray out, int64_t n_batch) ex
     return offsets
 
 
+#: NumPy memory handler for results from ALIGNED_MIN_BYTES: data on a 64-byte
+#: boundary (src/fo_aligned.h)
+_ALIGNED_HANDLER = PyCapsule_New(fo_aligned_handler_address, "mem_handler", NULL)
+
+
 cdef cnp.ndarray _new_result(tuple shape, int typenum):
-    """An uninitialised C-contiguous array of `shape` (at most 64 dimensions)."""
+    """An uninitialised C-contiguous array of `shape` (at most 64 dimensions),
+    from ALIGNED_MIN_BYTES on a 64-byte boundary."""
     cdef cnp.npy_intp dims[64]
     cdef int d, nd = len(shape)
+    cdef cnp.npy_intp nbytes = 4 if typenum == cnp.NPY_FLOAT32 else 8
     for d in range(nd):
         dims[d] = shape[d]
-    return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+        nbytes *= dims[d]
+    if nbytes < ALIGNED_MIN_BYTES:
+        return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+    default = cnp.PyDataMem_SetHandler(_ALIGNED_HANDLER)
+    try:
+        return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+    finally:
+        cnp.PyDataMem_SetHandler(default)
 
 
 def matmul_t_into(cnp.ndarray a, cnp.ndarray b, out, tuple shape, int method,

@@ -420,6 +420,58 @@ def test_zero_size_dimensions(shapes, dtype, method):
 
 
 # --------------------------------------------------------------------------
+# Result memory
+# --------------------------------------------------------------------------
+
+_handler_name = np._core.multiarray.get_handler_name
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((1, 128, 1), (1, 1, 1024)),      # the Llama node: 512 KiB in float32
+    ((256, 7), (7, 256)),             # 256 KiB in float32
+    ((3, 100, 9), (9, 250)),          # a batch: 293 KiB in float32
+])
+def test_large_results_start_on_a_cache_line(a_shape, b_shape, dtype):
+    """From 256 KiB the result's data is 64-byte aligned (vector stores never split
+    across cache lines) and it is still an ordinary array that owns its memory.
+    Unrelated allocations between calls move where NumPy's own allocator puts
+    blocks: it gives 16-byte alignment."""
+    a, b = _rand(a_shape, dtype, seed=61), _rand(b_shape, dtype, seed=62)
+    keep = []
+    for size in range(1, 200, 13):
+        keep.append(np.empty(size * 1000 + size, np.uint8))
+        res = matmul_t(a, b)
+        keep.append(res)
+        assert res.ctypes.data % 64 == 0
+        assert res.flags.owndata and res.base is None and res.flags.c_contiguous
+        assert _handler_name(res) == "fastops_aligned64"
+    assert_matmul_t_close(res, a, b)
+
+
+def test_small_results_use_numpys_allocator():
+    """Below 256 KiB the result comes from NumPy's default allocator (switching
+    handlers would cost as much as a tiny product)."""
+    a, b = _rand((64, 8)), _rand((8, 64))
+    assert _handler_name(matmul_t(a, b)) == _handler_name(np.empty(3))
+
+
+def test_aligned_results_resize_copy_and_pickle_like_any_array():
+    """The aligned allocator's realloc keeps the data; copies and pickles round-trip."""
+    import pickle
+
+    a, b = _rand((512, 3), seed=63), _rand((3, 128), seed=64)
+    res = matmul_t(a, b)
+    expected = res.copy()
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(res)), expected)
+    res.resize((2 * 128 * 512,), refcheck=False)   # grows through the handler's realloc
+    np.testing.assert_array_equal(res[:128 * 512].reshape(128, 512), expected)
+    assert res.ctypes.data % 64 == 0
+    res.resize((1000,), refcheck=False)             # and shrinks
+    np.testing.assert_array_equal(res, expected.ravel()[:1000])
+
+
+# --------------------------------------------------------------------------
 # (3) Errors
 # --------------------------------------------------------------------------
 
