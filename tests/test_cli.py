@@ -342,6 +342,20 @@ def test_resolve_peaks(tmp_path):
     assert missing[0] == none and "none" in missing[1]
 
 
+def test_resolve_peaks_keeps_the_highest_of_several_readings(tmp_path):
+    tool = tmp_path / "machine-limits"
+    tool.write_text("")
+    readings = iter([LIMITS.replace("526", "263").replace("35.2", "41.0"), LIMITS,
+                     LIMITS.replace("263", "250")])
+
+    def runner(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 0, stdout=next(readings))
+
+    peaks, source = _bench.resolve_peaks(2, None, None, tool=tool, runner=runner, runs=3)
+    assert peaks == {"float32": 526.0, "float64": 263.0, "bandwidth": 41.0}
+    assert "best of 3" in source
+
+
 # --------------------------------------------------------------------------- output
 
 
