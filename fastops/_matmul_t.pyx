@@ -54,6 +54,12 @@ ctypedef void (*panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                             const double *, int64_t, int64_t, double *, double *,
                             int64_t, int64_t, int, fo_prefetch *) noexcept nogil
 
+ctypedef void (*tiny_batch_s_fn)(int64_t, int64_t, const float *, const int64_t *, int64_t, int64_t,
+                                const float *, const int64_t *, int64_t, int64_t, float *,
+                                int64_t, int64_t) noexcept nogil
+ctypedef void (*tiny_batch_d_fn)(int64_t, int64_t, const double *, const int64_t *, int64_t, int64_t,
+                                const double *, const int64_t *, int64_t, int64_t, double *,
+                                int64_t, int64_t) noexcept nogil
 ctypedef void (*direct_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                              const float *, int64_t, float *,
                              int64_t, int64_t) noexcept nogil
@@ -71,6 +77,8 @@ cdef extern from "src/fo_gemm.h" nogil:
         int panel_bytes
         panel_s_fn panel_full
         panel_s_fn panel_half
+        tiny_batch_s_fn tiny_batch_full
+        tiny_batch_s_fn tiny_batch_half
         tile_s_fn tile
         pack_s_fn pack_t
         void (*pack_mr)(int64_t, const float *, int64_t, float *) noexcept nogil
@@ -87,6 +95,8 @@ cdef extern from "src/fo_gemm.h" nogil:
         int panel_bytes
         panel_d_fn panel_full
         panel_d_fn panel_half
+        tiny_batch_d_fn tiny_batch_full
+        tiny_batch_d_fn tiny_batch_half
         tile_d_fn tile
         pack_d_fn pack_t
         void (*pack_mr)(int64_t, const double *, int64_t, double *) noexcept nogil
@@ -172,6 +182,7 @@ cdef struct Geometry:
     int64_t width                    # panel kernel width for this m (lanes or half)
     int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
     bint direct                      # the direct kernel instead of the panel kernel
+    bint tiny                        # m <= width, k == width: the panel kernel's A^T in registers
     int64_t mc, nc                   # most rows / columns of R per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
     int64_t a_lo, a_len, b_lo, b_len # span of one A / B in elements (len 0: not dense)
@@ -232,6 +243,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
                      or g.m <= max_m and g.m * g.k * size <= L2_BYTES))
     if g.direct:
         g.panel_rows = cols
+    g.tiny = g.m <= g.width and g.k == g.width
     g.mc = min(max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr), _round_up(g.n, g.mr))
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
     g.ldr = g.m
@@ -437,6 +449,18 @@ cdef void _panel(const Geometry *g, const floating *a, const floating *b,
             g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, at, j_begin, j_end, pack, pf)
 
 
+cdef inline void _tiny_batch(const Geometry *g, const floating *pa, const floating *pb,
+                             floating *pr, const int64_t *a_off, const int64_t *b_off,
+                             int64_t t_begin, int64_t t_end) noexcept nogil:
+    """Batch entries t_begin..t_end-1 of a tiny product (g.tiny) on the calling thread."""
+    if floating is float:
+        (g.ks.tiny_batch_half if g.width == g.ks.half else g.ks.tiny_batch_full)(
+            g.m, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+    else:
+        (g.kd.tiny_batch_half if g.width == g.kd.half else g.kd.tiny_batch_full)(
+            g.m, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+
+
 cdef void _panel_parallel(const Geometry *g, const floating *a, const floating *b,
                           floating *r, floating *scratch, int64_t per_thread,
                           int n_threads) noexcept nogil:
@@ -575,7 +599,12 @@ cdef void _native_all(const Geometry *g, bint panel, const floating *pa,
     """Every product of the batch on nt threads: over batch entries (by_batch)
     or inside each product; scratch holds per_thread elements per thread."""
     cdef int64_t t, stride_r = g.n * g.m
-    if by_batch:
+    if g.tiny and by_batch:
+        for t in prange(nt, schedule="static", num_threads=nt):
+            _tiny_batch(g, pa, pb, pr, a_off, b_off, t * n_batch // nt, (t + 1) * n_batch // nt)
+    elif g.tiny and nt == 1:
+        _tiny_batch(g, pa, pb, pr, a_off, b_off, 0, n_batch)
+    elif by_batch:
         for t in prange(n_batch, schedule="static", num_threads=nt):
             _native_entry(g, panel, pa, pb, pr, a_off, b_off, t, n_batch,
                           scratch + omp_get_thread_num() * per_thread,

@@ -1096,14 +1096,15 @@ def test_every_simd_variant_matches_reference(simd_variant, dtype, a_shape, b_sh
 @pytest.mark.parametrize("m", [1, 3, 4, 8, 13, 16])
 def test_every_simd_variant_tiny_batched_products(simd_variant, dtype, k, m):
     """Batches of tiny products (k = a panel width: A^T held in registers), with
-    contiguous, transposed and reversed A, 1 to 17 rows of R, NaN and inf in B
-    (17 rows: the selected variant's kernels; fewer take a narrower one's)."""
+    contiguous, transposed, reversed and broadcast A, 1 to 17 rows of R, NaN
+    and inf in B (17 rows: the selected variant's kernels; fewer take a
+    narrower one's), 5 entries: split 2 + 3 between two threads."""
     rng = np.random.default_rng(m * 100 + k)
     for n in (1, 5, 9, 17):
         a = rng.standard_normal((5, m, k)).astype(dtype)
         b = rng.standard_normal((5, k, n)).astype(dtype)
         b[1, 0, -1], b[2, -1, 0] = np.nan, np.inf
-        for a_view in (a, np.swapaxes(np.swapaxes(a, 1, 2).copy(), 1, 2), a[:, ::-1, :]):
+        for a_view in (a, np.swapaxes(np.swapaxes(a, 1, 2).copy(), 1, 2), a[:, ::-1, :], a[3:4]):
             for num_threads in (1, 2):
                 assert_matmul_t_close(matmul_t(a_view, b, method="native", num_threads=num_threads),
                                       a_view, b)

@@ -80,6 +80,9 @@ static inline __attribute__((always_inline)) void fo_prefetch_step(fo_prefetch *
     }
 }
 
+typedef void (*fo_tiny_batch_s_fn)(int64_t, int64_t, const float *, const int64_t *, int64_t, int64_t,
+                                   const float *, const int64_t *, int64_t, int64_t, float *, int64_t,
+                                   int64_t);
 typedef void (*fo_panel_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                               const float *, int64_t, int64_t, float *, float *, int64_t, int64_t, int,
                               fo_prefetch *);
@@ -89,6 +92,9 @@ typedef struct {
     int panel_rows;         /* rows of R per panel-kernel block */
     int panel_bytes;        /* largest packed A^T the panel kernel takes */
     fo_panel_s_fn panel_full, panel_half;
+    /* batch entries of products with m <= width and k == width (A^T in
+     * registers), full and half width (fo_gemm_panel.inc: tiny_batch) */
+    fo_tiny_batch_s_fn tiny_batch_full, tiny_batch_half;
     void (*tile)(int64_t, const float *, const float *, float *, int64_t, int, int, int);
     /* transposing pack, lanes at a time (fo_gemm_panel.inc: pack_at) */
     void (*pack_t)(int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t);
@@ -103,6 +109,9 @@ typedef struct {
                    float *, int64_t, int64_t);
 } fo_tile_kernel_s;
 
+typedef void (*fo_tiny_batch_d_fn)(int64_t, int64_t, const double *, const int64_t *, int64_t, int64_t,
+                                   const double *, const int64_t *, int64_t, int64_t, double *, int64_t,
+                                   int64_t);
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                               const double *, int64_t, int64_t, double *, double *, int64_t, int64_t, int,
                               fo_prefetch *);
@@ -112,6 +121,9 @@ typedef struct {
     int panel_rows;         /* rows of R per panel-kernel block */
     int panel_bytes;        /* largest packed A^T the panel kernel takes */
     fo_panel_d_fn panel_full, panel_half;
+    /* batch entries of products with m <= width and k == width (A^T in
+     * registers), full and half width (fo_gemm_panel.inc: tiny_batch) */
+    fo_tiny_batch_d_fn tiny_batch_full, tiny_batch_half;
     void (*tile)(int64_t, const double *, const double *, double *, int64_t, int, int, int);
     /* transposing pack, lanes at a time (fo_gemm_panel.inc: pack_at) */
     void (*pack_t)(int64_t, int64_t, const double *, int64_t, int64_t, double *, int64_t);
