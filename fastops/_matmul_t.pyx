@@ -201,6 +201,20 @@ cdef inline int64_t _even_block(int64_t extent, int64_t cap, int64_t unit) noexc
     return min(cap, _round_up(_cdiv(extent, _cdiv(extent, cap)), unit))
 
 
+cdef int _tiny_level(floating *kind, int64_t m, int64_t k) noexcept nogil:
+    """The widest variant, up to the active one, with a full or half width
+    equal to k and at least m (a product whose A^T its registers hold), or -1."""
+    cdef int level, lanes, half
+    for level in range(fo_active_level, -1, -1):
+        if floating is float:
+            lanes, half = fo_kernels_s[level].lanes, fo_kernels_s[level].half
+        else:
+            lanes, half = fo_kernels_d[level].lanes, fo_kernels_d[level].half
+        if m <= k and (k == lanes or k == half):
+            return level
+    return -1
+
+
 cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_batch):
     """Matrix sizes, element strides and blocking for one product of the batch."""
     cdef Geometry g
@@ -209,6 +223,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     cdef cnp.npy_intp *sb = cnp.PyArray_STRIDES(b)
     cdef int64_t size = sizeof(floating)
     cdef int64_t lanes, rows, cols, max_m
+    cdef int level
     g.m = cnp.PyArray_DIMS(a)[nd_a - 2]
     g.k = cnp.PyArray_DIMS(a)[nd_a - 1]
     g.n = cnp.PyArray_DIMS(b)[nd_b - 1]
@@ -216,16 +231,28 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.sa1 = sa[nd_a - 1] // size
     g.sb0 = sb[nd_b - 2] // size
     g.sb1 = sb[nd_b - 1] // size
+    # Results too small for the active variant's vectors take a narrower
+    # variant's kernels (fo_level_for), except batches of tiny products:
+    # they take the widest variant with a full or half width equal to k
+    # that m fits in (A^T in registers, one C loop per thread: tiny_batch).
+    # Zen 5, 4096 entries, 1 thread, fo_level_for's variant's time / this
+    # one's: float32 8x8 1.06-1.08, 4x4 1.26, 3x8 @ 8x5 2.85; float64 4x4
+    # 1.04, 2x2 1.10.  Other small products lose with the wider variant
+    # (float32 12x12 and 12x8 @ 8x12 0.57, float64 6x6 0.50).
+    level = _tiny_level(kind, g.m, g.k) if n_batch > 1 else -1
+    g.tiny = level >= 0
+    if not g.tiny:
+        level = fo_level_for(max(g.m, g.n) * size)
     if floating is float:
-        g.ks, g.kd = fo_kernels_s[fo_level_for(max(g.m, g.n) * size)], NULL
+        g.ks, g.kd = fo_kernels_s[level], NULL
         g.mr, g.nr = g.ks.mr, g.ks.nr
-        g.width = g.ks.half if g.m <= g.ks.half else g.ks.lanes
+        g.width = g.k if g.tiny else g.ks.half if g.m <= g.ks.half else g.ks.lanes
         g.panel_rows, g.panel_bytes = g.ks.panel_rows, g.ks.panel_bytes
         lanes, rows, cols, max_m = g.ks.lanes, g.ks.direct_rows, g.ks.direct_cols, g.ks.direct_max_m
     else:
-        g.ks, g.kd = NULL, fo_kernels_d[fo_level_for(max(g.m, g.n) * size)]
+        g.ks, g.kd = NULL, fo_kernels_d[level]
         g.mr, g.nr = g.kd.mr, g.kd.nr
-        g.width = g.kd.half if g.m <= g.kd.half else g.kd.lanes
+        g.width = g.k if g.tiny else g.kd.half if g.m <= g.kd.half else g.kd.lanes
         g.panel_rows, g.panel_bytes = g.kd.panel_rows, g.kd.panel_bytes
         lanes, rows, cols, max_m = g.kd.lanes, g.kd.direct_rows, g.kd.direct_cols, g.kd.direct_max_m
     # The direct kernel for products whose B rows are contiguous and whose
@@ -243,7 +270,6 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
                      or g.m <= max_m and g.m * g.k * size <= L2_BYTES))
     if g.direct:
         g.panel_rows = cols
-    g.tiny = g.m <= g.width and g.k == g.width
     g.mc = min(max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr), _round_up(g.n, g.mr))
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
     g.ldr = g.m
