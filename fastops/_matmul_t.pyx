@@ -30,6 +30,7 @@ cdef extern from "stdlib.h" nogil:
 
 cdef extern from "src/fo_aligned.h":
     void *fo_aligned_handler_address "((void *)&fo_aligned_handler)"
+    int fo_aligned_hugepages
 
 cdef extern from "src/fo_gemm.h" nogil:
     ctypedef struct fo_prefetch:
@@ -751,6 +752,24 @@ cdef int64_t *_batch_offsets(cnp.ndarray x, cnp.ndarray out, int64_t n_batch) ex
 #: NumPy memory handler for results from ALIGNED_MIN_BYTES: data on a 64-byte
 #: boundary (src/fo_aligned.h)
 _ALIGNED_HANDLER = PyCapsule_New(fo_aligned_handler_address, "mem_handler", NULL)
+
+
+def _numpy_advises_hugepages() -> bool:
+    """NumPy's setting for huge pages on large arrays (it has a setter only,
+    which returns the previous value)."""
+    from numpy._core.multiarray import _set_madvise_hugepage
+    enabled = _set_madvise_hugepage(True)
+    _set_madvise_hugepage(enabled)
+    return bool(enabled)
+
+
+def aligned_results_use_hugepages() -> bool:
+    """True if results from 4 MiB are advised MADV_HUGEPAGE (NumPy's setting
+    when fastops was imported)."""
+    return fo_aligned_hugepages != 0
+
+
+fo_aligned_hugepages = _numpy_advises_hugepages()
 
 
 cdef cnp.ndarray _new_result(tuple shape, int typenum):

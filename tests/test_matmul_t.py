@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +27,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import fastops
-from fastops import matmul_t
+from fastops import _matmul_t, matmul_t
 from fastops.testing import (
     assert_matmul_t_close,
     matmul_t_reference,
@@ -454,6 +456,28 @@ def test_small_results_use_numpys_allocator():
     handlers would cost as much as a tiny product)."""
     a, b = _rand((64, 8)), _rand((8, 64))
     assert _handler_name(matmul_t(a, b)) == _handler_name(np.empty(3))
+
+
+def _vm_flags(address: int) -> list[str]:
+    """The VmFlags of the mapping of this process that holds `address` (Linux)."""
+    lines = Path("/proc/self/smaps").read_text().splitlines()
+    for i, line in enumerate(lines):
+        span = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+        if span and int(span[1], 16) <= address < int(span[2], 16):
+            return next(f.split()[1:] for f in lines[i + 1:] if f.startswith("VmFlags:"))
+    raise AssertionError(f"no mapping holds {address:#x}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux's /proc/self/smaps")
+def test_results_from_4_mib_ask_for_huge_pages_like_numpys_arrays():
+    """Aligned results of 4 MiB and more are advised MADV_HUGEPAGE ("hg" in
+    smaps) whenever NumPy advises its own large arrays, so that writing a
+    large result takes a fault per 2 MiB, not per 4 KiB."""
+    assert _matmul_t.aligned_results_use_hugepages() == _matmul_t._numpy_advises_hugepages()
+    res = matmul_t(_rand((1024, 4)), _rand((4, 1536)))          # 12 MiB in float64
+    assert ("hg" in _vm_flags(res.ctypes.data + res.nbytes // 2)) == _matmul_t.aligned_results_use_hugepages()
+    theirs = np.ones(res.shape)
+    assert ("hg" in _vm_flags(theirs.ctypes.data + theirs.nbytes // 2)) == _matmul_t._numpy_advises_hugepages()
 
 
 def test_aligned_results_resize_copy_and_pickle_like_any_array():

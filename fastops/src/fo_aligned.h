@@ -9,7 +9,11 @@
  * (owndata, no base).
  *
  * Each block is over-allocated; the 64 bytes before the returned address hold
- * the address malloc gave and the block's size (for realloc).
+ * the address malloc gave and the block's size (for realloc).  Blocks from
+ * 4 MiB ask Linux for transparent huge pages, as NumPy's own allocator does
+ * (unless numpy._core.multiarray._set_madvise_hugepage turned that off
+ * before fastops was imported): a 32 MiB result then takes 16 page faults,
+ * not 8192.
  */
 #ifndef FO_ALIGNED_H
 #define FO_ALIGNED_H
@@ -18,8 +22,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <numpy/ndarraytypes.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #define FO_ALIGN 64
+#define FO_HUGE_MIN ((size_t)1 << 22)   /* NumPy's threshold for huge pages */
+#define FO_PAGE ((uintptr_t)4096)
+
+/* 1: blocks from FO_HUGE_MIN are advised MADV_HUGEPAGE (set at import from
+ * NumPy's setting, _matmul_t.pyx). */
+static int fo_aligned_hugepages = 1;
 
 typedef struct {
     void *raw;      /* what malloc / calloc returned */
@@ -37,6 +50,20 @@ static void *fo_aligned_place(void *raw, size_t size)
     return data;
 }
 
+/* Ask for huge pages on the whole pages inside data[0:size], if it is large. */
+static void *fo_aligned_advise(void *data, size_t size)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (data != NULL && fo_aligned_hugepages && size >= FO_HUGE_MIN) {
+        const uintptr_t start = ((uintptr_t)data + FO_PAGE - 1) & ~(FO_PAGE - 1);
+        const uintptr_t end = ((uintptr_t)data + size) & ~(FO_PAGE - 1);
+        if (end > start)
+            madvise((void *)start, end - start, MADV_HUGEPAGE);
+    }
+#endif
+    return data;
+}
+
 static int fo_aligned_fits(size_t size)
 {
     return size <= SIZE_MAX - FO_ALIGN - sizeof(fo_aligned_head);
@@ -47,7 +74,8 @@ static void *fo_aligned_malloc(void *ctx, size_t size)
     (void)ctx;
     if (!fo_aligned_fits(size))
         return NULL;
-    return fo_aligned_place(malloc(size + FO_ALIGN + sizeof(fo_aligned_head)), size);
+    return fo_aligned_advise(fo_aligned_place(malloc(size + FO_ALIGN + sizeof(fo_aligned_head)), size),
+                             size);
 }
 
 static void *fo_aligned_calloc(void *ctx, size_t nelem, size_t elsize)
@@ -58,7 +86,8 @@ static void *fo_aligned_calloc(void *ctx, size_t nelem, size_t elsize)
     const size_t size = nelem * elsize;
     if (!fo_aligned_fits(size))
         return NULL;
-    return fo_aligned_place(calloc(1, size + FO_ALIGN + sizeof(fo_aligned_head)), size);
+    return fo_aligned_advise(fo_aligned_place(calloc(1, size + FO_ALIGN + sizeof(fo_aligned_head)), size),
+                             size);
 }
 
 static void fo_aligned_free(void *ctx, void *ptr, size_t size)
