@@ -183,7 +183,7 @@ cdef struct Geometry:
     int64_t width                    # panel kernel width for this m (lanes or half)
     int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
     bint direct                      # the direct kernel instead of the panel kernel
-    bint tiny                        # m <= width, k == width: the panel kernel's A^T in registers
+    bint tiny                        # a batch of m <= width == k: A^T in registers (tiny_batch)
     int64_t mc, nc                   # most rows / columns of R per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
     int64_t a_lo, a_len, b_lo, b_len # span of one A / B in elements (len 0: not dense)
@@ -237,9 +237,10 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # they take the widest variant with a full or half width equal to k
     # that m fits in (A^T in registers, one C loop per thread: tiny_batch).
     # Zen 5, 4096 entries, 1 thread, fo_level_for's variant's time / this
-    # one's: float32 8x8 1.06-1.08, 4x4 1.26, 3x8 @ 8x5 2.85; float64 4x4
-    # 1.04, 2x2 1.10.  Other small products lose with the wider variant
-    # (float32 12x12 and 12x8 @ 8x12 0.57, float64 6x6 0.50).
+    # one's: float32 8x8 1.07, 4x4 1.09, 3x8 @ 8x5 2.53, 2x4 @ 4x9 1.29;
+    # float64 4x4 1.05, 2x2 1.13, 3x8 @ 8x5 2.44.  Other small products lose
+    # with the wider variant (float32 12x12 and 12x8 @ 8x12 0.57, float64
+    # 6x6 0.50).
     level = _tiny_level(kind, g.m, g.k) if n_batch > 1 else -1
     g.tiny = level >= 0
     if not g.tiny:
