@@ -61,6 +61,12 @@ ctypedef void (*tiny_batch_s_fn)(int64_t, int64_t, const float *, const int64_t 
 ctypedef void (*tiny_batch_d_fn)(int64_t, int64_t, const double *, const int64_t *, int64_t, int64_t,
                                 const double *, const int64_t *, int64_t, int64_t, double *,
                                 int64_t, int64_t) noexcept nogil
+ctypedef void (*direct_batch_s_fn)(int64_t, int64_t, int64_t, const float *, const int64_t *,
+                                  int64_t, int64_t, const float *, const int64_t *, int64_t,
+                                  float *, int64_t, int64_t) noexcept nogil
+ctypedef void (*direct_batch_d_fn)(int64_t, int64_t, int64_t, const double *, const int64_t *,
+                                  int64_t, int64_t, const double *, const int64_t *, int64_t,
+                                  double *, int64_t, int64_t) noexcept nogil
 ctypedef void (*direct_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                              const float *, int64_t, float *,
                              int64_t, int64_t) noexcept nogil
@@ -87,6 +93,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int direct_cols
         int direct_max_m
         direct_s_fn direct
+        direct_batch_s_fn direct_batch
     ctypedef struct fo_tile_kernel_d:
         int mr
         int nr
@@ -105,6 +112,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int direct_cols
         int direct_max_m
         direct_d_fn direct
+        direct_batch_d_fn direct_batch
     fo_tile_kernel_s fo_active_s
     fo_tile_kernel_d fo_active_d
     const fo_tile_kernel_s *fo_kernels_s[]
@@ -477,16 +485,25 @@ cdef void _panel(const Geometry *g, const floating *a, const floating *b,
             g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, at, j_begin, j_end, pack, pf)
 
 
-cdef inline void _tiny_batch(const Geometry *g, const floating *pa, const floating *pb,
-                             floating *pr, const int64_t *a_off, const int64_t *b_off,
-                             int64_t t_begin, int64_t t_end) noexcept nogil:
-    """Batch entries t_begin..t_end-1 of a tiny product (g.tiny) on the calling thread."""
+cdef inline void _entries(const Geometry *g, const floating *pa, const floating *pb,
+                          floating *pr, const int64_t *a_off, const int64_t *b_off,
+                          int64_t t_begin, int64_t t_end) noexcept nogil:
+    """Batch entries t_begin..t_end-1 on the calling thread, in one C call: by
+    the tiny kernel (g.tiny) or the direct kernel (g.direct)."""
     if floating is float:
-        (g.ks.tiny_batch_half if g.width == g.ks.half else g.ks.tiny_batch_full)(
-            g.m, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+        if g.tiny:
+            (g.ks.tiny_batch_half if g.width == g.ks.half else g.ks.tiny_batch_full)(
+                g.m, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+        else:
+            g.ks.direct_batch(g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, pr,
+                              t_begin, t_end)
     else:
-        (g.kd.tiny_batch_half if g.width == g.kd.half else g.kd.tiny_batch_full)(
-            g.m, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+        if g.tiny:
+            (g.kd.tiny_batch_half if g.width == g.kd.half else g.kd.tiny_batch_full)(
+                g.m, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+        else:
+            g.kd.direct_batch(g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, pr,
+                              t_begin, t_end)
 
 
 cdef void _panel_parallel(const Geometry *g, const floating *a, const floating *b,
@@ -627,11 +644,11 @@ cdef void _native_all(const Geometry *g, bint panel, const floating *pa,
     """Every product of the batch on nt threads: over batch entries (by_batch)
     or inside each product; scratch holds per_thread elements per thread."""
     cdef int64_t t, stride_r = g.n * g.m
-    if g.tiny and by_batch:
+    if (g.tiny or g.direct) and by_batch:
         for t in prange(nt, schedule="static", num_threads=nt):
-            _tiny_batch(g, pa, pb, pr, a_off, b_off, t * n_batch // nt, (t + 1) * n_batch // nt)
-    elif g.tiny and nt == 1:
-        _tiny_batch(g, pa, pb, pr, a_off, b_off, 0, n_batch)
+            _entries(g, pa, pb, pr, a_off, b_off, t * n_batch // nt, (t + 1) * n_batch // nt)
+    elif (g.tiny or g.direct) and nt == 1:
+        _entries(g, pa, pb, pr, a_off, b_off, 0, n_batch)
     elif by_batch:
         for t in prange(n_batch, schedule="static", num_threads=nt):
             _native_entry(g, panel, pa, pb, pr, a_off, b_off, t, n_batch,

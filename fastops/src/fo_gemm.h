@@ -107,6 +107,9 @@ typedef struct {
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
                    float *, int64_t, int64_t);
+    /* batch entries by the direct kernel (fo_gemm_direct.inc: direct_batch) */
+    void (*direct_batch)(int64_t, int64_t, int64_t, const float *, const int64_t *, int64_t, int64_t,
+                         const float *, const int64_t *, int64_t, float *, int64_t, int64_t);
 } fo_tile_kernel_s;
 
 typedef void (*fo_tiny_batch_d_fn)(int64_t, int64_t, const double *, const int64_t *, int64_t, int64_t,
@@ -136,6 +139,9 @@ typedef struct {
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t,
                    double *, int64_t, int64_t);
+    /* batch entries by the direct kernel (fo_gemm_direct.inc: direct_batch) */
+    void (*direct_batch)(int64_t, int64_t, int64_t, const double *, const int64_t *, int64_t, int64_t,
+                         const double *, const int64_t *, int64_t, double *, int64_t, int64_t);
 } fo_tile_kernel_d;
 
 enum { FO_SIMD_BASELINE = 0, FO_SIMD_AVX2 = 1, FO_SIMD_AVX512 = 2, FO_SIMD_COUNT = 3 };
