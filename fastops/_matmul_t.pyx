@@ -55,18 +55,12 @@ ctypedef void (*panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                             const double *, int64_t, int64_t, double *, double *,
                             int64_t, int64_t, int, fo_prefetch *) noexcept nogil
 
-ctypedef void (*tiny_batch_s_fn)(int64_t, int64_t, const float *, const int64_t *, int64_t, int64_t,
-                                const float *, const int64_t *, int64_t, int64_t, float *,
-                                int64_t, int64_t) noexcept nogil
-ctypedef void (*tiny_batch_d_fn)(int64_t, int64_t, const double *, const int64_t *, int64_t, int64_t,
-                                const double *, const int64_t *, int64_t, int64_t, double *,
-                                int64_t, int64_t) noexcept nogil
-ctypedef void (*direct_batch_s_fn)(int64_t, int64_t, int64_t, const float *, const int64_t *,
-                                  int64_t, int64_t, const float *, const int64_t *, int64_t,
-                                  float *, int64_t, int64_t) noexcept nogil
-ctypedef void (*direct_batch_d_fn)(int64_t, int64_t, int64_t, const double *, const int64_t *,
-                                  int64_t, int64_t, const double *, const int64_t *, int64_t,
-                                  double *, int64_t, int64_t) noexcept nogil
+ctypedef void (*entries_s_fn)(int, int, int64_t, int64_t, int64_t, const float *,
+                             const int64_t *, int64_t, int64_t, const float *, const int64_t *,
+                             int64_t, int64_t, float *, int64_t, int64_t) noexcept nogil
+ctypedef void (*entries_d_fn)(int, int, int64_t, int64_t, int64_t, const double *,
+                             const int64_t *, int64_t, int64_t, const double *, const int64_t *,
+                             int64_t, int64_t, double *, int64_t, int64_t) noexcept nogil
 ctypedef void (*direct_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                              const float *, int64_t, float *,
                              int64_t, int64_t) noexcept nogil
@@ -84,8 +78,6 @@ cdef extern from "src/fo_gemm.h" nogil:
         int panel_bytes
         panel_s_fn panel_full
         panel_s_fn panel_half
-        tiny_batch_s_fn tiny_batch_full
-        tiny_batch_s_fn tiny_batch_half
         tile_s_fn tile
         pack_s_fn pack_t
         void (*pack_mr)(int64_t, const float *, int64_t, float *) noexcept nogil
@@ -93,7 +85,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int direct_cols
         int direct_max_m
         direct_s_fn direct
-        direct_batch_s_fn direct_batch
+        entries_s_fn entries
     ctypedef struct fo_tile_kernel_d:
         int mr
         int nr
@@ -103,8 +95,6 @@ cdef extern from "src/fo_gemm.h" nogil:
         int panel_bytes
         panel_d_fn panel_full
         panel_d_fn panel_half
-        tiny_batch_d_fn tiny_batch_full
-        tiny_batch_d_fn tiny_batch_half
         tile_d_fn tile
         pack_d_fn pack_t
         void (*pack_mr)(int64_t, const double *, int64_t, double *) noexcept nogil
@@ -112,7 +102,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int direct_cols
         int direct_max_m
         direct_d_fn direct
-        direct_batch_d_fn direct_batch
+        entries_d_fn entries
     fo_tile_kernel_s fo_active_s
     fo_tile_kernel_d fo_active_d
     const fo_tile_kernel_s *fo_kernels_s[]
@@ -491,19 +481,11 @@ cdef inline void _entries(const Geometry *g, const floating *pa, const floating 
     """Batch entries t_begin..t_end-1 on the calling thread, in one C call: by
     the tiny kernel (g.tiny) or the direct kernel (g.direct)."""
     if floating is float:
-        if g.tiny:
-            (g.ks.tiny_batch_half if g.width == g.ks.half else g.ks.tiny_batch_full)(
-                g.m, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
-        else:
-            g.ks.direct_batch(g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, pr,
-                              t_begin, t_end)
+        g.ks.entries(g.tiny, g.width == g.ks.half, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
+                     pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
     else:
-        if g.tiny:
-            (g.kd.tiny_batch_half if g.width == g.kd.half else g.kd.tiny_batch_full)(
-                g.m, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
-        else:
-            g.kd.direct_batch(g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1, pb, b_off, g.sb0, pr,
-                              t_begin, t_end)
+        g.kd.entries(g.tiny, g.width == g.kd.half, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
+                     pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
 
 
 cdef void _panel_parallel(const Geometry *g, const floating *a, const floating *b,

@@ -80,9 +80,9 @@ static inline __attribute__((always_inline)) void fo_prefetch_step(fo_prefetch *
     }
 }
 
-typedef void (*fo_tiny_batch_s_fn)(int64_t, int64_t, const float *, const int64_t *, int64_t, int64_t,
-                                   const float *, const int64_t *, int64_t, int64_t, float *, int64_t,
-                                   int64_t);
+typedef void (*fo_entries_s_fn)(int, int, int64_t, int64_t, int64_t, const float *, const int64_t *,
+                                int64_t, int64_t, const float *, const int64_t *, int64_t, int64_t,
+                                float *, int64_t, int64_t);
 typedef void (*fo_panel_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                               const float *, int64_t, int64_t, float *, float *, int64_t, int64_t, int,
                               fo_prefetch *);
@@ -92,9 +92,6 @@ typedef struct {
     int panel_rows;         /* rows of R per panel-kernel block */
     int panel_bytes;        /* largest packed A^T the panel kernel takes */
     fo_panel_s_fn panel_full, panel_half;
-    /* batch entries of products with m <= width and k == width (A^T in
-     * registers), full and half width (fo_gemm_panel.inc: tiny_batch) */
-    fo_tiny_batch_s_fn tiny_batch_full, tiny_batch_half;
     void (*tile)(int64_t, const float *, const float *, float *, int64_t, int, int, int);
     /* transposing pack, lanes at a time (fo_gemm_panel.inc: pack_at) */
     void (*pack_t)(int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t);
@@ -107,14 +104,14 @@ typedef struct {
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
                    float *, int64_t, int64_t);
-    /* batch entries by the direct kernel (fo_gemm_direct.inc: direct_batch) */
-    void (*direct_batch)(int64_t, int64_t, int64_t, const float *, const int64_t *, int64_t, int64_t,
-                         const float *, const int64_t *, int64_t, float *, int64_t, int64_t);
+    /* batch entries on the calling thread by the tiny or the direct kernel
+     * (fo_gemm_kernels.inc: entries) */
+    fo_entries_s_fn entries;
 } fo_tile_kernel_s;
 
-typedef void (*fo_tiny_batch_d_fn)(int64_t, int64_t, const double *, const int64_t *, int64_t, int64_t,
-                                   const double *, const int64_t *, int64_t, int64_t, double *, int64_t,
-                                   int64_t);
+typedef void (*fo_entries_d_fn)(int, int, int64_t, int64_t, int64_t, const double *, const int64_t *,
+                                int64_t, int64_t, const double *, const int64_t *, int64_t, int64_t,
+                                double *, int64_t, int64_t);
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                               const double *, int64_t, int64_t, double *, double *, int64_t, int64_t, int,
                               fo_prefetch *);
@@ -124,9 +121,6 @@ typedef struct {
     int panel_rows;         /* rows of R per panel-kernel block */
     int panel_bytes;        /* largest packed A^T the panel kernel takes */
     fo_panel_d_fn panel_full, panel_half;
-    /* batch entries of products with m <= width and k == width (A^T in
-     * registers), full and half width (fo_gemm_panel.inc: tiny_batch) */
-    fo_tiny_batch_d_fn tiny_batch_full, tiny_batch_half;
     void (*tile)(int64_t, const double *, const double *, double *, int64_t, int, int, int);
     /* transposing pack, lanes at a time (fo_gemm_panel.inc: pack_at) */
     void (*pack_t)(int64_t, int64_t, const double *, int64_t, int64_t, double *, int64_t);
@@ -139,9 +133,9 @@ typedef struct {
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t,
                    double *, int64_t, int64_t);
-    /* batch entries by the direct kernel (fo_gemm_direct.inc: direct_batch) */
-    void (*direct_batch)(int64_t, int64_t, int64_t, const double *, const int64_t *, int64_t, int64_t,
-                         const double *, const int64_t *, int64_t, double *, int64_t, int64_t);
+    /* batch entries on the calling thread by the tiny or the direct kernel
+     * (fo_gemm_kernels.inc: entries) */
+    fo_entries_d_fn entries;
 } fo_tile_kernel_d;
 
 enum { FO_SIMD_BASELINE = 0, FO_SIMD_AVX2 = 1, FO_SIMD_AVX512 = 2, FO_SIMD_COUNT = 3 };
