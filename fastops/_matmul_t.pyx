@@ -502,17 +502,17 @@ cdef void _native_entry(const Geometry *g, bint panel, const floating *pa,
                         const floating *pb, floating *pr, const int64_t *a_off,
                         const int64_t *b_off, int64_t t, int64_t n_batch,
                         floating *rows_buf, floating *cols_buf) noexcept nogil:
-    """Batch entry t on the calling thread, by the direct kernel, the panel
-    kernel or the blocked GEMM.  The latter two prefetch entry t + 1's A and B
-    into L2 as they go where those differ from entry t's, are dense and come
-    to PREFETCH_MIN_BYTES, up to half of L2 (more would evict the current
-    entry's packed blocks)."""
+    """Batch entry t on the calling thread, by the panel kernel or the blocked
+    GEMM (tiny and direct entries go through _entries).  Both prefetch entry
+    t + 1's A and B into L2 as they go where those differ from entry t's, are
+    dense and come to PREFETCH_MIN_BYTES, up to half of L2 (more would evict
+    the current entry's packed blocks)."""
     cdef fo_prefetch pf
     cdef fo_prefetch *next_entry = NULL
     cdef const floating *a = pa + a_off[t]
     cdef const floating *b = pb + b_off[t]
     cdef int64_t a_bytes = 0, b_bytes = 0
-    if t + 1 < n_batch and not g.direct:
+    if t + 1 < n_batch:
         if a_off[t + 1] != a_off[t]:
             a_bytes = g.a_len * sizeof(floating)
         if b_off[t + 1] != b_off[t]:
