@@ -25,30 +25,40 @@ _avx512 = _matmul_t.active_simd_is_avx512
 _intel = _matmul_t.cpu_is_intel()
 #: From this many multiply-adds in one product, NumPy's OpenBLAS can beat the
 #: native kernels; below it, and for every batch and k = 1 outer product,
-#: native (README, "How auto chooses").  Zen 5, 2 threads, BLAS time / native
-#: time at 1024^3: float32 0.84, float64 0.98 (768^3 1.06 and 1.11).  Intel
-#: Xeon (AVX-512, AMX), float32 / float64: squares 1024-2048 1.05-1.10 in
-#: both, 3072^2 0.97 / 1.00, 4096^2 0.93-0.98 / 0.95-1.00 (four runs).  The
-#: AMD threshold holds for every CPU not made by Intel.
+#: native (README, "How auto chooses").  Intel Xeon (AVX-512, AMX), BLAS time
+#: / native time, float32 / float64: squares 1024-2048 1.05-1.10 in both,
+#: 3072^2 0.97 / 1.00, 4096^2 0.93-0.98 / 0.95-1.00 (four runs).  Zen 3
+#: (AVX2), float64: ties from 1024^3.  The AMD threshold holds for every CPU
+#: not made by Intel; _auto_method decides above it.
 _AMD_NATIVE_MAX = 1024 * 1024 * 1024
 _INTEL_NATIVE_MAX = 3072 * 3072 * 3072
 _NATIVE_MAX = _INTEL_NATIVE_MAX if _intel else _AMD_NATIVE_MAX
+#: With AVX-512 on AMD, float32 products from this many multiply-adds go to
+#: OpenBLAS; float64 ones stay native.  Zen 5, 2 threads, BLAS / native:
+#: float32 1024^2-2048^2 0.99-1.05, 3072^2 0.975, 4096^2 0.95; float64
+#: 1024^2-4096^2 1.08-1.14, five shapes of 1024^3 multiply-adds 1.12-1.28.
+_AMD_AVX512_F32_NATIVE_MAX = 3072 * 3072 * 3072
 
 
-def _auto_method(dtype: np.dtype, k: int, n_batch: int) -> int:
-    """The faster path for a product of at least _NATIVE_MAX multiply-adds,
+def _auto_method(dtype: np.dtype, work: int, k: int, n_batch: int) -> int:
+    """The faster path for a product of `work` >= _NATIVE_MAX multiply-adds,
     from side-by-side measurements on 2 threads (README, "How auto chooses"):
-    Intel Xeon with AVX-512, AMD Zen 5 with AVX-512 and Zen 3
-    with AVX2.  Native for batches (one product per thread) and k = 1 outer
-    products (BLAS packs operands for a single multiply).  OpenBLAS for single
-    products on Intel CPUs and, on AMD ones, in float64 and with AVX-512 in
-    float32; native for float32 without AVX-512 (Zen 3: ties from 512^3 to
-    4096^3).  The AMD policy without AVX-512 was measured with AVX2; the SSE
-    baseline shares it.  The Intel policy was measured with AVX-512 only.
+    Intel Xeon with AVX-512, AMD Zen 5 with AVX-512 and Zen 3 with AVX2.
+    Native for batches (one product per thread) and k = 1 outer products
+    (BLAS packs operands for a single multiply).  OpenBLAS for single products
+    on Intel CPUs.  On AMD ones with AVX-512: native in float64, and in
+    float32 below _AMD_AVX512_F32_NATIVE_MAX; without AVX-512 (Zen 3): native
+    in float32 (ties from 512^3 to 4096^3), OpenBLAS in float64.  The AMD
+    policy without AVX-512 was measured with AVX2; the SSE baseline shares
+    it.  The Intel policy was measured with AVX-512 only.
     """
     if not BLAS_INFO["found"] or n_batch > 1 or k == 1:
         return _NATIVE
-    return _BLAS if _intel or dtype is _F64 or _avx512() else _NATIVE
+    if _intel:
+        return _BLAS
+    if _avx512():
+        return _NATIVE if dtype is _F64 or work < _AMD_AVX512_F32_NATIVE_MAX else _BLAS
+    return _BLAS if dtype is _F64 else _NATIVE
 
 
 def _result_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
@@ -153,7 +163,8 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
         raise ValueError(f"matmul_t: inner dimensions differ: {shape_a} @ {shape_b} "
                          f"({k} != {k_b})")
     if method == "auto":
-        code = _NATIVE if m * n * k < _NATIVE_MAX else _auto_method(dtype, k, n_batch)
+        work = m * n * k
+        code = _NATIVE if work < _NATIVE_MAX else _auto_method(dtype, work, k, n_batch)
     else:
         code = _method_code(method)
     # 0: the compiled side resolves OpenMP's default (one Python call less)

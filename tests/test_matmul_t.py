@@ -1239,12 +1239,14 @@ _NATIVE, _BLAS = fastops._matmul_t.METHOD_NATIVE, fastops._matmul_t.METHOD_BLAS
     ((256, 256), (256, 256), np.float32, _NATIVE, _NATIVE, _NATIVE),          # mid-size
     ((1000, 1000), (1000, 50), np.float32, _NATIVE, _NATIVE, _NATIVE),
     ((1023, 1024), (1024, 1024), np.float64, _NATIVE, _NATIVE, _NATIVE),      # just below 1024^3
-    ((1024, 1024), (1024, 1024), np.float64, _NATIVE, _BLAS, _BLAS),          # from 1024^3 on AMD:
-    ((1024, 1024), (1024, 1024), np.float32, _NATIVE, _BLAS, _NATIVE),        # BLAS in fp64, and in
-    ((2048, 2048), (2048, 2048), np.float32, _NATIVE, _BLAS, _NATIVE),        # fp32 with AVX-512
-    ((3071, 3072), (3072, 3072), np.float64, _NATIVE, _BLAS, _BLAS),          # Intel: from 3072^3,
-    ((3072, 3072), (3072, 3072), np.float32, _BLAS, _BLAS, _NATIVE),          # BLAS in both
-    ((3072, 3072), (3072, 3072), np.float64, _BLAS, _BLAS, _BLAS),
+    ((1024, 1024), (1024, 1024), np.float64, _NATIVE, _NATIVE, _BLAS),        # from 1024^3 on AMD
+    ((1024, 1024), (1024, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE),      # without AVX-512:
+    ((2048, 2048), (2048, 2048), np.float32, _NATIVE, _NATIVE, _NATIVE),      # BLAS in fp64
+    ((3071, 3072), (3072, 3072), np.float32, _NATIVE, _NATIVE, _NATIVE),
+    ((3071, 3072), (3072, 3072), np.float64, _NATIVE, _NATIVE, _BLAS),        # from 3072^3: BLAS
+    ((3072, 3072), (3072, 3072), np.float32, _BLAS, _BLAS, _NATIVE),          # on Intel, and in fp32
+    ((3072, 3072), (3072, 3072), np.float64, _BLAS, _NATIVE, _BLAS),          # on AMD with AVX-512
+    ((4096, 4096), (4096, 4096), np.float64, _BLAS, _NATIVE, _BLAS),
     ((2, 3072, 3072), (2, 3072, 3072), np.float32, _NATIVE, _NATIVE, _NATIVE),
     ((128, 1), (1, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE),             # k = 1 outer products
     ((1, 128, 1), (1, 1, 1024), np.float64, _NATIVE, _NATIVE, _NATIVE),       # the Llama node, fp64
