@@ -56,11 +56,11 @@ ctypedef void (*panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                             int64_t, int64_t, int, fo_prefetch *) noexcept nogil
 
 ctypedef void (*entries_s_fn)(int, int, int64_t, int64_t, int64_t, const float *,
-                             const int64_t *, int64_t, int64_t, const float *, const int64_t *,
-                             int64_t, int64_t, float *, int64_t, int64_t) noexcept nogil
+                             const int64_t *, int64_t, int64_t, const float *, const float *,
+                             const int64_t *, int64_t, int64_t, float *, int64_t, int64_t) noexcept nogil
 ctypedef void (*entries_d_fn)(int, int, int64_t, int64_t, int64_t, const double *,
-                             const int64_t *, int64_t, int64_t, const double *, const int64_t *,
-                             int64_t, int64_t, double *, int64_t, int64_t) noexcept nogil
+                             const int64_t *, int64_t, int64_t, const double *, const double *,
+                             const int64_t *, int64_t, int64_t, double *, int64_t, int64_t) noexcept nogil
 ctypedef void (*direct_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                              const float *, int64_t, float *,
                              int64_t, int64_t) noexcept nogil
@@ -185,10 +185,11 @@ cdef struct Geometry:
     int64_t width                    # panel kernel width for this m (lanes or half)
     int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
     bint direct                      # the direct kernel instead of the panel kernel
-    bint tiny                        # a batch of m <= width == k: A^T in registers (tiny_batch)
+    bint tiny                        # a batch of m, k <= width: A^T in registers (tiny_batch)
     int64_t mc, nc                   # most rows / columns of R per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
     int64_t a_lo, a_len, b_lo, b_len # span of one A / B in elements (len 0: not dense)
+    int64_t a_end                    # past the furthest element of the whole array A, from its data
 
 
 cdef inline int64_t _round_up(int64_t x, int64_t to) noexcept nogil:
@@ -204,18 +205,20 @@ cdef inline int64_t _even_block(int64_t extent, int64_t cap, int64_t unit) noexc
     return min(cap, _round_up(_cdiv(extent, _cdiv(extent, cap)), unit))
 
 
-cdef int _tiny_level(floating *kind, int64_t m, int64_t k) noexcept nogil:
-    """The widest variant, up to the active one, with a full or half width
-    equal to k and at least m (a product whose A^T its registers hold), or -1."""
-    cdef int level, lanes, half
-    for level in range(fo_active_level, -1, -1):
+cdef int64_t _tiny_width(floating *kind, int64_t m, int64_t k, int *level) noexcept nogil:
+    """The narrowest full or half vector width, of the variants up to the
+    active one, that holds m and k (a product whose A^T its registers hold),
+    the widest variant among those with that width in `level`; 0 if none."""
+    cdef int v
+    cdef int64_t best = 0, w
+    for v in range(fo_active_level, -1, -1):
         if floating is float:
-            lanes, half = fo_kernels_s[level].lanes, fo_kernels_s[level].half
+            w = fo_kernels_s[v].half if max(m, k) <= fo_kernels_s[v].half else fo_kernels_s[v].lanes
         else:
-            lanes, half = fo_kernels_d[level].lanes, fo_kernels_d[level].half
-        if m <= k and (k == lanes or k == half):
-            return level
-    return -1
+            w = fo_kernels_d[v].half if max(m, k) <= fo_kernels_d[v].half else fo_kernels_d[v].lanes
+        if max(m, k) <= w and (best == 0 or w < best):
+            best, level[0] = w, v
+    return best
 
 
 cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_batch):
@@ -226,7 +229,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     cdef cnp.npy_intp *sb = cnp.PyArray_STRIDES(b)
     cdef int64_t size = sizeof(floating)
     cdef int64_t lanes, rows, cols, max_m
-    cdef int level
+    cdef int level, d
     g.m = cnp.PyArray_DIMS(a)[nd_a - 2]
     g.k = cnp.PyArray_DIMS(a)[nd_a - 1]
     g.n = cnp.PyArray_DIMS(b)[nd_b - 1]
@@ -236,27 +239,30 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.sb1 = sb[nd_b - 1] // size
     # Results too small for the active variant's vectors take a narrower
     # variant's kernels (fo_level_for), except batches of tiny products:
-    # they take the widest variant with a full or half width equal to k
-    # that m fits in (A^T in registers, one C loop per thread: tiny_batch).
-    # Zen 5, 4096 entries, 1 thread, fo_level_for's variant's time / this
-    # one's: float32 8x8 1.07, 4x4 1.09, 3x8 @ 8x5 2.53, 2x4 @ 4x9 1.29;
-    # float64 4x4 1.05, 2x2 1.13, 3x8 @ 8x5 2.44.  Other small products lose
-    # with the wider variant (float32 12x12 and 12x8 @ 8x12 0.57, float64
-    # 6x6 0.50).
-    level = _tiny_level(kind, g.m, g.k) if n_batch > 1 else -1
-    g.tiny = level >= 0
+    # they take the narrowest full or half vector width that holds m and k,
+    # of the widest variant that has it (A^T in registers, one C loop per
+    # thread: tiny_batch).  Zen 5, 4096 entries, 1 thread, fo_level_for's
+    # variant's time / this one's, when k had to equal the width: float32
+    # 8x8 1.07, 4x4 1.09, 3x8 @ 8x5 2.53, 2x4 @ 4x9 1.29; float64 4x4 1.05,
+    # 2x2 1.13, 3x8 @ 8x5 2.44.  Then k below the width, 2 threads, the
+    # packed or direct kernels' time / the tiny kernel's: float32 3x3 5.1,
+    # 5x5-7x7 2.4-2.8, 11x11-15x15 1.24-1.47, 7x1 @ 1x4 3.8, 8x3 @ 3x8 1.46,
+    # 16x10 @ 10x16 0.98; float64 3x3 2.0, 5x5-7x7 1.2-1.8, 8x3 @ 3x8 1.21;
+    # 9x9 @ 9x256 float32 1.28, 5x5 @ 5x1024 float64 2.0.
+    cdef int64_t tiny_width = _tiny_width(kind, g.m, g.k, &level) if n_batch > 1 else 0
+    g.tiny = tiny_width > 0
     if not g.tiny:
         level = fo_level_for(max(g.m, g.n) * size)
     if floating is float:
         g.ks, g.kd = fo_kernels_s[level], NULL
         g.mr, g.nr = g.ks.mr, g.ks.nr
-        g.width = g.k if g.tiny else g.ks.half if g.m <= g.ks.half else g.ks.lanes
+        g.width = tiny_width if g.tiny else g.ks.half if g.m <= g.ks.half else g.ks.lanes
         g.panel_rows, g.panel_bytes = g.ks.panel_rows, g.ks.panel_bytes
         lanes, rows, cols, max_m = g.ks.lanes, g.ks.direct_rows, g.ks.direct_cols, g.ks.direct_max_m
     else:
         g.ks, g.kd = NULL, fo_kernels_d[level]
         g.mr, g.nr = g.kd.mr, g.kd.nr
-        g.width = g.k if g.tiny else g.kd.half if g.m <= g.kd.half else g.kd.lanes
+        g.width = tiny_width if g.tiny else g.kd.half if g.m <= g.kd.half else g.kd.lanes
         g.panel_rows, g.panel_bytes = g.kd.panel_rows, g.kd.panel_bytes
         lanes, rows, cols, max_m = g.kd.lanes, g.kd.direct_rows, g.kd.direct_cols, g.kd.direct_max_m
     # The direct kernel for products whose B rows are contiguous and whose
@@ -278,6 +284,9 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
     g.ldr = g.m
     _span(g.m, g.k, g.sa0, g.sa1, &g.a_lo, &g.a_len)
+    g.a_end = 1
+    for d in range(nd_a):
+        g.a_end += max(0, (cnp.PyArray_DIMS(a)[d] - 1) * sa[d] // size)
     _span(g.k, g.n, g.sb0, g.sb1, &g.b_lo, &g.b_len)
     return g
 
@@ -486,10 +495,10 @@ cdef inline void _entries(const Geometry *g, const floating *pa, const floating 
     the tiny kernel (g.tiny) or the direct kernel (g.direct)."""
     if floating is float:
         g.ks.entries(g.tiny, g.width == g.ks.half, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
-                     pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+                     pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
     else:
         g.kd.entries(g.tiny, g.width == g.kd.half, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
-                     pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+                     pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
 
 
 cdef void _panel_parallel(const Geometry *g, const floating *a, const floating *b,

@@ -81,8 +81,8 @@ static inline __attribute__((always_inline)) void fo_prefetch_step(fo_prefetch *
 }
 
 typedef void (*fo_entries_s_fn)(int, int, int64_t, int64_t, int64_t, const float *, const int64_t *,
-                                int64_t, int64_t, const float *, const int64_t *, int64_t, int64_t,
-                                float *, int64_t, int64_t);
+                                int64_t, int64_t, const float *, const float *, const int64_t *, int64_t,
+                                int64_t, float *, int64_t, int64_t);
 typedef void (*fo_panel_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                               const float *, int64_t, int64_t, float *, float *, int64_t, int64_t, int,
                               fo_prefetch *);
@@ -110,8 +110,8 @@ typedef struct {
 } fo_tile_kernel_s;
 
 typedef void (*fo_entries_d_fn)(int, int, int64_t, int64_t, int64_t, const double *, const int64_t *,
-                                int64_t, int64_t, const double *, const int64_t *, int64_t, int64_t,
-                                double *, int64_t, int64_t);
+                                int64_t, int64_t, const double *, const double *, const int64_t *, int64_t,
+                                int64_t, double *, int64_t, int64_t);
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                               const double *, int64_t, int64_t, double *, double *, int64_t, int64_t, int,
                               fo_prefetch *);
