@@ -39,6 +39,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int64_t per_step
     void fo_prefetch_spread(fo_prefetch *pf, int64_t steps)
     void fo_prefetch_step(fo_prefetch *pf)
+    enum: FO_ENTRIES_DIRECT, FO_ENTRIES_TINY_FULL, FO_ENTRIES_TINY_HALF, FO_ENTRIES_DOT, FO_ENTRIES_FEW
 
 ctypedef void (*tile_s_fn)(int64_t, const float *, const float *, float *,
                            int64_t, int, int, int) noexcept nogil
@@ -55,12 +56,16 @@ ctypedef void (*panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                             const double *, int64_t, int64_t, double *, double *,
                             int64_t, int64_t, int, fo_prefetch *) noexcept nogil
 
-ctypedef void (*entries_s_fn)(int, int, int64_t, int64_t, int64_t, const float *,
+ctypedef void (*entries_s_fn)(int, int64_t, int64_t, int64_t, const float *,
                              const int64_t *, int64_t, int64_t, const float *, const float *,
                              const int64_t *, int64_t, int64_t, float *, int64_t, int64_t) noexcept nogil
-ctypedef void (*entries_d_fn)(int, int, int64_t, int64_t, int64_t, const double *,
+ctypedef void (*entries_d_fn)(int, int64_t, int64_t, int64_t, const double *,
                              const int64_t *, int64_t, int64_t, const double *, const double *,
                              const int64_t *, int64_t, int64_t, double *, int64_t, int64_t) noexcept nogil
+ctypedef void (*dot_s_fn)(int64_t, int64_t, const float *, int64_t, const float *, int64_t,
+                          float *, int64_t, int64_t, int64_t, int64_t) noexcept nogil
+ctypedef void (*dot_d_fn)(int64_t, int64_t, const double *, int64_t, const double *, int64_t,
+                          double *, int64_t, int64_t, int64_t, int64_t) noexcept nogil
 ctypedef void (*direct_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                              const float *, int64_t, float *,
                              int64_t, int64_t) noexcept nogil
@@ -85,6 +90,8 @@ cdef extern from "src/fo_gemm.h" nogil:
         int direct_cols
         int direct_max_m
         direct_s_fn direct
+        dot_s_fn dot
+        direct_s_fn few
         entries_s_fn entries
     ctypedef struct fo_tile_kernel_d:
         int mr
@@ -102,6 +109,8 @@ cdef extern from "src/fo_gemm.h" nogil:
         int direct_cols
         int direct_max_m
         direct_d_fn direct
+        dot_d_fn dot
+        direct_d_fn few
         entries_d_fn entries
     fo_tile_kernel_s fo_active_s
     fo_tile_kernel_d fo_active_d
@@ -174,6 +183,7 @@ cdef enum:
     STACK_BYTES = 4096
     PREFETCH_MIN_BYTES = 12 * 1024
     ALIGNED_MIN_BYTES = 256 * 1024
+    NARROW_MAX = 4
 
 
 cdef struct Geometry:
@@ -186,6 +196,9 @@ cdef struct Geometry:
     int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
     bint direct                      # the direct kernel instead of the panel kernel
     bint tiny                        # a batch of m, k <= width: A^T in registers (tiny_batch)
+    bint dot                         # the dot kernel: m or n at most NARROW_MAX, A's rows and
+                                     # B's columns contiguous
+    bint few                         # the few-rows kernel: m at most NARROW_MAX, B's rows contiguous
     int64_t mc, nc                   # most rows / columns of R per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
     int64_t a_lo, a_len, b_lo, b_len # span of one A / B in elements (len 0: not dense)
@@ -274,7 +287,16 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # larger entries with up to max_m rows and A in L2_BYTES (512 KiB; Zen 5,
     # A of 256-512 KiB, blocked GEMM / direct: 64x2048 @ 2048x64 fp32 1.28,
     # 256^2 fp64 1.05, (16,256,256)^2 fp64 1.23, 128x1024 @ 1024x128 fp32 1.00).
-    g.direct = (g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
+    # Matrix-vector and vector-matrix products (m or n at most NARROW_MAX):
+    # the dot kernel where A's rows and B's columns are contiguous, else the
+    # few-rows kernel for few rows of A and B's rows contiguous (below the
+    # direct kernel's rows); the panel kernel and the blocked GEMM vectorise
+    # along m or n, where a vector would hold a few elements at most.
+    g.dot = (not g.tiny and g.sa1 == 1 and g.sb0 == 1 and min(g.m, g.n) <= NARROW_MAX
+             and g.k >= lanes)
+    g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.m <= NARROW_MAX and g.m < rows
+             and g.n >= lanes)
+    g.direct = (not g.dot and not g.few and g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
                 and not (g.m <= g.width and g.k == g.width)
                 and (n_batch > 1 and _fits_panel(&g, size)
                      or g.m <= max_m and g.m * g.k * size <= L2_BYTES))
@@ -303,6 +325,13 @@ cdef void _span(int64_t rows, int64_t cols, int64_t s0, int64_t s1,
 
 
 # ---------------------------------------------------------------- packing --
+
+cdef inline int64_t _half(const Geometry *g, const floating *kind) noexcept nogil:
+    """Half SIMD width, in elements, of the product's variant."""
+    if floating is float:
+        return g.ks.half
+    return g.kd.half
+
 
 cdef inline bint _pack_simd(const Geometry *g, const floating *src, int64_t s_row, int64_t s_col,
                             int64_t rows, int64_t depth, int64_t width,
@@ -460,8 +489,9 @@ cdef inline int64_t _panel_len(const Geometry *g) noexcept nogil:
 
 
 cdef inline int64_t _panel_scratch(const Geometry *g) noexcept nogil:
-    """Scratch elements per thread of the panel kernel (the direct kernel needs none)."""
-    return 0 if g.direct else _panel_len(g)
+    """Scratch elements per thread of the panel kernel (the direct, dot and
+    few-rows kernels need none)."""
+    return 0 if g.direct or g.dot or g.few else _panel_len(g)
 
 
 cdef inline bint _fits_panel(const Geometry *g, int64_t size) noexcept nogil:
@@ -492,13 +522,41 @@ cdef inline void _entries(const Geometry *g, const floating *pa, const floating 
                           floating *pr, const int64_t *a_off, const int64_t *b_off,
                           int64_t t_begin, int64_t t_end) noexcept nogil:
     """Batch entries t_begin..t_end-1 on the calling thread, in one C call: by
-    the tiny kernel (g.tiny) or the direct kernel (g.direct)."""
+    the tiny (g.tiny), dot (g.dot), few-rows (g.few) or direct kernel."""
+    cdef int kind = FO_ENTRIES_DOT if g.dot else FO_ENTRIES_FEW if g.few else FO_ENTRIES_DIRECT
+    if g.tiny:
+        kind = FO_ENTRIES_TINY_HALF if g.width == _half(g, pa) else FO_ENTRIES_TINY_FULL
     if floating is float:
-        g.ks.entries(g.tiny, g.width == g.ks.half, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
+        g.ks.entries(kind, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
                      pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
     else:
-        g.kd.entries(g.tiny, g.width == g.kd.half, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
+        g.kd.entries(kind, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
                      pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+
+
+cdef void _narrow_parallel(const Geometry *g, const floating *a, const floating *b,
+                           floating *r, int n_threads) noexcept nogil:
+    """One product by the dot or few-rows kernel, the longer of R's sides
+    split among n_threads (R's rows: columns of B; else its columns: rows of
+    A, for the dot kernel only)."""
+    cdef bint by_rows = g.few or g.n >= g.m
+    cdef int64_t extent = g.n if by_rows else g.m
+    cdef int64_t chunk = _round_up(_cdiv(extent, n_threads), 64), c, lo, hi
+    for c in prange(_cdiv(extent, chunk), schedule="static", num_threads=n_threads):
+        lo = c * chunk
+        hi = min(extent, lo + chunk)
+        if floating is float:
+            if g.few:
+                g.ks.few(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, lo, hi)
+            else:
+                g.ks.dot(g.m, g.k, a, g.sa0, b, g.sb1, r, 0 if by_rows else lo,
+                         g.m if by_rows else hi, lo if by_rows else 0, hi if by_rows else g.n)
+        else:
+            if g.few:
+                g.kd.few(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, lo, hi)
+            else:
+                g.kd.dot(g.m, g.k, a, g.sa0, b, g.sb1, r, 0 if by_rows else lo,
+                         g.m if by_rows else hi, lo if by_rows else 0, hi if by_rows else g.n)
 
 
 cdef void _panel_parallel(const Geometry *g, const floating *a, const floating *b,
@@ -639,10 +697,10 @@ cdef void _native_all(const Geometry *g, bint panel, const floating *pa,
     """Every product of the batch on nt threads: over batch entries (by_batch)
     or inside each product; scratch holds per_thread elements per thread."""
     cdef int64_t t, stride_r = g.n * g.m
-    if (g.tiny or g.direct) and by_batch:
+    if (g.tiny or g.direct or g.dot or g.few) and by_batch:
         for t in prange(nt, schedule="static", num_threads=nt):
             _entries(g, pa, pb, pr, a_off, b_off, t * n_batch // nt, (t + 1) * n_batch // nt)
-    elif (g.tiny or g.direct) and nt == 1:
+    elif (g.tiny or g.direct or g.dot or g.few) and nt == 1:
         _entries(g, pa, pb, pr, a_off, b_off, 0, n_batch)
     elif by_batch:
         for t in prange(n_batch, schedule="static", num_threads=nt):
@@ -653,6 +711,9 @@ cdef void _native_all(const Geometry *g, bint panel, const floating *pa,
         for t in range(n_batch):
             _native_entry(g, panel, pa, pb, pr, a_off, b_off, t, n_batch,
                           scratch, scratch + rows_len)
+    elif g.dot or g.few:
+        for t in range(n_batch):
+            _narrow_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r, nt)
     elif panel:
         for t in range(n_batch):
             _panel_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
@@ -675,7 +736,7 @@ cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
     cdef int64_t rows_len, cols_len, per_thread
     cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
-    cdef bint panel = g.direct or _fits_panel(g, sizeof(floating))
+    cdef bint panel = g.direct or g.dot or g.few or _fits_panel(g, sizeof(floating))
     cdef int64_t halves_of_l2 = _cdiv(2 * stride_r * n_batch * <int64_t>sizeof(floating), L2_BYTES)
     cdef int nt = (n_threads if _worth_threads(work * n_batch, sizeof(floating))
                    else <int>min(n_threads, halves_of_l2))

@@ -1214,6 +1214,37 @@ def test_every_simd_variant_direct_kernel_batches(simd_variant, dtype, m, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("narrow", [1, 2, 3, 4, 5])          # the kernels' limit is 4
+@pytest.mark.parametrize("k", [1, 7, 16, 17, 100])            # whole vectors of k and a tail
+def test_every_simd_variant_matrix_vector_products(simd_variant, dtype, narrow, k):
+    """Products with few rows of A or few columns of B: the dot kernel (A's
+    rows and B's columns contiguous), the few-rows kernel (B's rows
+    contiguous), and the other layouts, each as a single product (split among
+    2 threads along its long side) and as a batch; right results, and not
+    one element written past the end of `out`, which sits inside a larger
+    buffer."""
+    rng = np.random.default_rng(narrow * 1000 + k)
+    for wide in (1, 13, 16, 67, 300):
+        a = rng.standard_normal((3, narrow, k)).astype(dtype)
+        b = rng.standard_normal((3, k, wide)).astype(dtype)
+        b[1, 0, -1], b[2, -1, 0] = np.nan, np.inf
+        pairs = [(x, y) for x in (a, np.asfortranarray(a), a[:, ::-1, :])
+                 for y in (b, np.asfortranarray(b))]
+        pairs += [(np.swapaxes(y, 1, 2), np.swapaxes(x, 1, 2)) for x, y in pairs]  # few columns of B
+        for x, y in pairs:
+            for entries, num_threads in itertools.product((slice(None), slice(1, 2)), (1, 2)):
+                xs, ys = x[entries], y[entries]
+                shape = np.swapaxes(xs @ ys, -1, -2).shape
+                buffer = np.full(int(np.prod(shape)) + 64, -7.0, dtype=dtype)
+                out = buffer[: int(np.prod(shape))].reshape(shape)
+                xs_, ys_ = (xs[0], ys[0]) if entries.start else (xs, ys)
+                out = out[0] if entries.start else out
+                assert matmul_t(xs_, ys_, out=out, method="native", num_threads=num_threads) is out
+                assert_matmul_t_close(out, xs_, ys_)
+                assert (buffer[int(np.prod(shape)):] == -7.0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_results_too_small_for_the_vectors_take_a_narrower_variant(simd_variant, dtype):
     """A product whose result's longer side, max(m, n), is shorter than the
     selected variant's vectors runs the widest variant below it whose vectors

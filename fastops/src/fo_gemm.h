@@ -80,7 +80,11 @@ static inline __attribute__((always_inline)) void fo_prefetch_step(fo_prefetch *
     }
 }
 
-typedef void (*fo_entries_s_fn)(int, int, int64_t, int64_t, int64_t, const float *, const int64_t *,
+/* Kernels that run batch entries in one call per thread (entries below). */
+enum { FO_ENTRIES_DIRECT = 0, FO_ENTRIES_TINY_FULL = 1, FO_ENTRIES_TINY_HALF = 2, FO_ENTRIES_DOT = 3,
+       FO_ENTRIES_FEW = 4 };
+
+typedef void (*fo_entries_s_fn)(int, int64_t, int64_t, int64_t, const float *, const int64_t *,
                                 int64_t, int64_t, const float *, const float *, const int64_t *, int64_t,
                                 int64_t, float *, int64_t, int64_t);
 typedef void (*fo_panel_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
@@ -104,12 +108,19 @@ typedef struct {
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
                    float *, int64_t, int64_t);
-    /* batch entries on the calling thread by the tiny or the direct kernel
+    /* a rectangle of R by dot products, A's rows and B's columns contiguous
+     * (fo_gemm_dot.inc) */
+    void (*dot)(int64_t, int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t,
+                int64_t, int64_t, int64_t);
+    /* rows of R for at most 4 rows of A, B's rows contiguous (fo_gemm_dot.inc: few) */
+    void (*few)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, float *,
+                int64_t, int64_t);
+    /* batch entries on the calling thread by the tiny, dot or direct kernel
      * (fo_gemm_kernels.inc: entries) */
     fo_entries_s_fn entries;
 } fo_tile_kernel_s;
 
-typedef void (*fo_entries_d_fn)(int, int, int64_t, int64_t, int64_t, const double *, const int64_t *,
+typedef void (*fo_entries_d_fn)(int, int64_t, int64_t, int64_t, const double *, const int64_t *,
                                 int64_t, int64_t, const double *, const double *, const int64_t *, int64_t,
                                 int64_t, double *, int64_t, int64_t);
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
@@ -133,7 +144,14 @@ typedef struct {
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t,
                    double *, int64_t, int64_t);
-    /* batch entries on the calling thread by the tiny or the direct kernel
+    /* a rectangle of R by dot products, A's rows and B's columns contiguous
+     * (fo_gemm_dot.inc) */
+    void (*dot)(int64_t, int64_t, const double *, int64_t, const double *, int64_t, double *, int64_t,
+                int64_t, int64_t, int64_t);
+    /* rows of R for at most 4 rows of A, B's rows contiguous (fo_gemm_dot.inc: few) */
+    void (*few)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t, double *,
+                int64_t, int64_t);
+    /* batch entries on the calling thread by the tiny, dot or direct kernel
      * (fo_gemm_kernels.inc: entries) */
     fo_entries_d_fn entries;
 } fo_tile_kernel_d;
