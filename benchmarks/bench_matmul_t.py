@@ -103,6 +103,8 @@ SHAPES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "batch 64x128x128": ((64, 128, 128), (64, 128, 128)),
     "llama 128x1 @ 1x1024": ((1, 128, 1), (1, 1, 1024)),
     "bcast 8x128x64 @ 64x256": ((8, 128, 64), (64, 256)),
+    "matvec 4096x4096 @ 4096x1": ((4096, 4096), (4096, 1)),
+    "vecmat 32x1x128 @ 32x128x512": ((32, 1, 128), (32, 128, 512)),
 }
 
 
@@ -167,7 +169,8 @@ class Square(_Products):
 
 
 class Shapes(_Products):
-    """Batched, broadcast and outer products (the Llama (A·B)ᵀ node), see :data:`SHAPES`."""
+    """Batched, broadcast, outer (the Llama (A·B)ᵀ node), matrix-vector and
+    vector-matrix products, see :data:`SHAPES`."""
 
     params = [list(SHAPES), DTYPES, list(IMPLS)]
     param_names = ["shape", "dtype", "impl"]

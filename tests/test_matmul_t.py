@@ -235,6 +235,8 @@ NAMED_SHAPES = {
     "batched_16x8x8": ((16, 8, 8), (16, 8, 8)),
     "llama_node_outer": ((1, 128, 1), (1, 1, 1024)),
     "batch_times_matrix": ((8, 128, 64), (64, 256)),
+    "matrix_vector": ((4096, 4096), (4096, 1)),
+    "batched_vector_matrix": ((32, 1, 128), (32, 128, 512)),
 }
 
 
