@@ -63,9 +63,9 @@ ctypedef void (*entries_d_fn)(int, int64_t, int64_t, int64_t, const double *,
                              const int64_t *, int64_t, int64_t, const double *, const double *,
                              const int64_t *, int64_t, int64_t, double *, int64_t, int64_t) noexcept nogil
 ctypedef void (*dot_s_fn)(int64_t, int64_t, const float *, int64_t, const float *, int64_t,
-                          float *, int64_t, int64_t, int64_t, int64_t) noexcept nogil
+                          int64_t, float *, int64_t, int64_t, int64_t, int64_t) noexcept nogil
 ctypedef void (*dot_d_fn)(int64_t, int64_t, const double *, int64_t, const double *, int64_t,
-                          double *, int64_t, int64_t, int64_t, int64_t) noexcept nogil
+                          int64_t, double *, int64_t, int64_t, int64_t, int64_t) noexcept nogil
 ctypedef void (*direct_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                              const float *, int64_t, float *,
                              int64_t, int64_t) noexcept nogil
@@ -184,6 +184,7 @@ cdef enum:
     PREFETCH_MIN_BYTES = 12 * 1024
     ALIGNED_MIN_BYTES = 256 * 1024
     NARROW_MAX = 4
+    DOT_PACK_BYTES = 64 * 1024
 
 
 cdef struct Geometry:
@@ -196,8 +197,8 @@ cdef struct Geometry:
     int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
     bint direct                      # the direct kernel instead of the panel kernel
     bint tiny                        # a batch of m, k <= width: A^T in registers (tiny_batch)
-    bint dot                         # the dot kernel: m or n at most NARROW_MAX, A's rows and
-                                     # B's columns contiguous
+    bint dot                         # the dot kernel: m or n at most NARROW_MAX, A's rows
+                                     # contiguous, B's columns too or copied
     bint few                         # the few-rows kernel: m at most NARROW_MAX, B's rows contiguous
     int64_t mc, nc                   # most rows / columns of R per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
@@ -288,12 +289,15 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # A of 256-512 KiB, blocked GEMM / direct: 64x2048 @ 2048x64 fp32 1.28,
     # 256^2 fp64 1.05, (16,256,256)^2 fp64 1.23, 128x1024 @ 1024x128 fp32 1.00).
     # Matrix-vector and vector-matrix products (m or n at most NARROW_MAX):
-    # the dot kernel where A's rows and B's columns are contiguous, else the
+    # the dot kernel where A's rows and B's columns are contiguous (B's
+    # columns copied first when there are at most NARROW_MAX of them, of
+    # DOT_PACK_BYTES in all, as in fo_gemm_dot.inc), else the
     # few-rows kernel for few rows of A and B's rows contiguous (below the
     # direct kernel's rows); the panel kernel and the blocked GEMM vectorise
     # along m or n, where a vector would hold a few elements at most.
-    g.dot = (not g.tiny and g.sa1 == 1 and g.sb0 == 1 and min(g.m, g.n) <= NARROW_MAX
-             and g.k >= lanes)
+    g.dot = (not g.tiny and g.sa1 == 1 and g.k >= lanes
+             and (g.sb0 == 1 and min(g.m, g.n) <= NARROW_MAX
+                  or g.n <= NARROW_MAX and g.n * g.k * size <= DOT_PACK_BYTES))
     g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.m <= NARROW_MAX and g.m < rows
              and g.n >= lanes)
     g.direct = (not g.dot and not g.few and g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
@@ -549,13 +553,13 @@ cdef void _narrow_parallel(const Geometry *g, const floating *a, const floating 
             if g.few:
                 g.ks.few(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, lo, hi)
             else:
-                g.ks.dot(g.m, g.k, a, g.sa0, b, g.sb1, r, 0 if by_rows else lo,
+                g.ks.dot(g.m, g.k, a, g.sa0, b, g.sb0, g.sb1, r, 0 if by_rows else lo,
                          g.m if by_rows else hi, lo if by_rows else 0, hi if by_rows else g.n)
         else:
             if g.few:
                 g.kd.few(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, lo, hi)
             else:
-                g.kd.dot(g.m, g.k, a, g.sa0, b, g.sb1, r, 0 if by_rows else lo,
+                g.kd.dot(g.m, g.k, a, g.sa0, b, g.sb0, g.sb1, r, 0 if by_rows else lo,
                          g.m if by_rows else hi, lo if by_rows else 0, hi if by_rows else g.n)
 
 

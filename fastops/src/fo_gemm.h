@@ -108,10 +108,9 @@ typedef struct {
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
                    float *, int64_t, int64_t);
-    /* a rectangle of R by dot products, A's rows and B's columns contiguous
-     * (fo_gemm_dot.inc) */
-    void (*dot)(int64_t, int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t,
-                int64_t, int64_t, int64_t);
+    /* a rectangle of R by dot products along A's rows (fo_gemm_dot.inc) */
+    void (*dot)(int64_t, int64_t, const float *, int64_t, const float *, int64_t, int64_t, float *,
+                int64_t, int64_t, int64_t, int64_t);
     /* rows of R for at most 4 rows of A, B's rows contiguous (fo_gemm_dot.inc: few) */
     void (*few)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, float *,
                 int64_t, int64_t);
@@ -144,10 +143,9 @@ typedef struct {
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t,
                    double *, int64_t, int64_t);
-    /* a rectangle of R by dot products, A's rows and B's columns contiguous
-     * (fo_gemm_dot.inc) */
-    void (*dot)(int64_t, int64_t, const double *, int64_t, const double *, int64_t, double *, int64_t,
-                int64_t, int64_t, int64_t);
+    /* a rectangle of R by dot products along A's rows (fo_gemm_dot.inc) */
+    void (*dot)(int64_t, int64_t, const double *, int64_t, const double *, int64_t, int64_t, double *,
+                int64_t, int64_t, int64_t, int64_t);
     /* rows of R for at most 4 rows of A, B's rows contiguous (fo_gemm_dot.inc: few) */
     void (*few)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t, double *,
                 int64_t, int64_t);
