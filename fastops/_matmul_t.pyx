@@ -199,7 +199,8 @@ cdef struct Geometry:
     bint tiny                        # a batch of m, k <= width: A^T in registers (tiny_batch)
     bint dot                         # the dot kernel: m or n at most NARROW_MAX, A's rows
                                      # contiguous, B's columns too or copied
-    bint few                         # the few-rows kernel: m at most NARROW_MAX, B's rows contiguous
+    bint few                         # the few-rows kernel: m below the direct kernel's rows, B's
+                                     # rows contiguous
     int64_t mc, nc                   # most rows / columns of R per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
     int64_t a_lo, a_len, b_lo, b_len # span of one A / B in elements (len 0: not dense)
@@ -288,18 +289,24 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # larger entries with up to max_m rows and A in L2_BYTES (512 KiB; Zen 5,
     # A of 256-512 KiB, blocked GEMM / direct: 64x2048 @ 2048x64 fp32 1.28,
     # 256^2 fp64 1.05, (16,256,256)^2 fp64 1.23, 128x1024 @ 1024x128 fp32 1.00).
-    # Matrix-vector and vector-matrix products (m or n at most NARROW_MAX):
-    # the dot kernel where A's rows and B's columns are contiguous (B's
+    # Matrix-vector and vector-matrix products: the dot kernel where m or n
+    # is at most NARROW_MAX and A's rows and B's columns are contiguous (B's
     # columns copied first when there are at most NARROW_MAX of them, of
-    # DOT_PACK_BYTES in all, as in fo_gemm_dot.inc), else the
-    # few-rows kernel for few rows of A and B's rows contiguous (below the
-    # direct kernel's rows); the panel kernel and the blocked GEMM vectorise
-    # along m or n, where a vector would hold a few elements at most.
+    # DOT_PACK_BYTES in all, as in fo_gemm_dot.inc), else the few-rows
+    # kernel for fewer rows of A than the direct kernel takes and B's rows
+    # contiguous; the panel kernel and the blocked GEMM vectorise along m or
+    # n, where a vector would hold a few elements at most.  From 5 rows of A
+    # (up to 7 with AVX-512), only for B beyond a quarter of L2_BYTES and 16
+    # vectors wide: the panel kernel keeps the others (Zen 5, 2 threads,
+    # panel time / few-rows time: 7 x 512 @ 512 x 37 float32 (74 KiB) 0.67,
+    # float64 (148 KiB) 0.72, 6 x 256 @ 256 x 256 float32 1.84, 32 x (7 x 128
+    # @ 128 x 512) float32 (256 KiB) 1.77, float64 1.56, 6 x 4096 @ 4096 x
+    # 4096 2.4-2.9, 5 x 1024 @ 1024 x 1024 3.3-4.3).
     g.dot = (not g.tiny and g.sa1 == 1 and g.k >= lanes
              and (g.sb0 == 1 and min(g.m, g.n) <= NARROW_MAX
                   or g.n <= NARROW_MAX and g.n * g.k * size <= DOT_PACK_BYTES))
-    g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.m <= NARROW_MAX and g.m < rows
-             and g.n >= lanes)
+    g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.m < rows and g.n >= lanes
+             and (g.m <= NARROW_MAX or g.n >= 16 * lanes and g.k * g.n * size > L2_BYTES // 4))
     g.direct = (not g.dot and not g.few and g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
                 and not (g.m <= g.width and g.k == g.width)
                 and (n_batch > 1 and _fits_panel(&g, size)

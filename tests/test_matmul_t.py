@@ -1216,7 +1216,7 @@ def test_every_simd_variant_direct_kernel_batches(simd_variant, dtype, m, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("narrow", [1, 2, 3, 4, 5])          # the kernels' limit is 4
+@pytest.mark.parametrize("narrow", [1, 2, 3, 4, 5, 7])       # dot: up to 4; few rows: up to 7
 @pytest.mark.parametrize("k", [1, 7, 16, 17, 100])            # whole vectors of k and a tail
 def test_every_simd_variant_matrix_vector_products(simd_variant, dtype, narrow, k):
     """Products with few rows of A or few columns of B: the dot kernel (A's
@@ -1226,7 +1226,7 @@ def test_every_simd_variant_matrix_vector_products(simd_variant, dtype, narrow, 
     one element written past the end of `out`, which sits inside a larger
     buffer."""
     rng = np.random.default_rng(narrow * 1000 + k)
-    for wide in (1, 13, 16, 67, 300):
+    for wide in (1, 13, 16, 67, 300, 2100):   # 2100: B past the few-rows kernel's cached size
         a = rng.standard_normal((3, narrow, k)).astype(dtype)
         b = rng.standard_normal((3, k, wide)).astype(dtype)
         b[1, 0, -1], b[2, -1, 0] = np.nan, np.inf
