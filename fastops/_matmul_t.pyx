@@ -184,6 +184,8 @@ cdef enum:
     PREFETCH_MIN_BYTES = 12 * 1024
     ALIGNED_MIN_BYTES = 256 * 1024
     NARROW_MAX = 4
+    DOT_MAX = 8
+    DOT_LONG_K = 1024
     DOT_PACK_BYTES = 64 * 1024
 
 
@@ -197,7 +199,7 @@ cdef struct Geometry:
     int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
     bint direct                      # the direct kernel instead of the panel kernel
     bint tiny                        # a batch of m, k <= width: A^T in registers (tiny_batch)
-    bint dot                         # the dot kernel: m or n at most NARROW_MAX, A's rows
+    bint dot                         # the dot kernel: m or n at most DOT_MAX, A's rows
                                      # contiguous, B's columns too or copied
     bint few                         # the few-rows kernel: m below the direct kernel's rows, B's
                                      # rows contiguous
@@ -290,9 +292,15 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # A of 256-512 KiB, blocked GEMM / direct: 64x2048 @ 2048x64 fp32 1.28,
     # 256^2 fp64 1.05, (16,256,256)^2 fp64 1.23, 128x1024 @ 1024x128 fp32 1.00).
     # Matrix-vector and vector-matrix products: the dot kernel where m or n
-    # is at most NARROW_MAX and A's rows and B's columns are contiguous (B's
-    # columns copied first when there are at most NARROW_MAX of them, of
-    # DOT_PACK_BYTES in all, as in fo_gemm_dot.inc), else the few-rows
+    # is at most DOT_MAX and A's rows and B's columns are contiguous (B's
+    # columns copied first when there are at most DOT_MAX of them, of
+    # DOT_PACK_BYTES in all, as in fo_gemm_dot.inc); 5 to 8 rows of A
+    # against many columns of B only from k = DOT_LONG_K, where the sums
+    # across lanes amortise (Zen 5, 2 threads, blocked GEMM time / dot time:
+    # 5 x 4096 @ 4096 x 4096 2.2-3.0; 32 x (8 x 128 @ 128 x 512) 0.40-0.51,
+    # 32 x (6 x 128 @ 128 x 2048) 0.46-0.62); 5 to 8 columns of B at any k
+    # (32 x (128 x 128 @ 128 x 7) 1.9-2.5, 1024^2 @ 1024 x 6 1.35-1.54,
+    # 4096 x 1024 @ 1024 x 8 1.5-2.6); else the few-rows
     # kernel for fewer rows of A than the direct kernel takes and B's rows
     # contiguous; the panel kernel and the blocked GEMM vectorise along m or
     # n, where a vector would hold a few elements at most.  From 5 rows of A
@@ -303,8 +311,9 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # @ 128 x 512) float32 (256 KiB) 1.77, float64 1.56, 6 x 4096 @ 4096 x
     # 4096 2.4-2.9, 5 x 1024 @ 1024 x 1024 3.3-4.3).
     g.dot = (not g.tiny and g.sa1 == 1 and g.k >= lanes
-             and (g.sb0 == 1 and min(g.m, g.n) <= NARROW_MAX
-                  or g.n <= NARROW_MAX and g.n * g.k * size <= DOT_PACK_BYTES))
+             and (g.sb0 == 1 and (min(g.m, g.n) <= NARROW_MAX or g.n <= DOT_MAX
+                                  or g.m <= DOT_MAX and g.k >= DOT_LONG_K)
+                  or g.n <= DOT_MAX and g.n * g.k * size <= DOT_PACK_BYTES))
     g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.m < rows and g.n >= lanes
              and (g.m <= NARROW_MAX or g.n >= 16 * lanes and g.k * g.n * size > L2_BYTES // 4))
     g.direct = (not g.dot and not g.few and g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
