@@ -111,10 +111,11 @@ typedef struct {
     /* a rectangle of R by dot products along A's rows (fo_gemm_dot.inc) */
     void (*dot)(int64_t, int64_t, const float *, int64_t, const float *, int64_t, int64_t, float *,
                 int64_t, int64_t, int64_t, int64_t);
-    /* rows of R for at most 4 rows of A, B's rows contiguous (fo_gemm_dot.inc: few) */
+    /* rows of R for fewer rows of A than the direct kernel takes, B's rows
+     * contiguous (fo_gemm_dot.inc: few) */
     void (*few)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, float *,
                 int64_t, int64_t);
-    /* batch entries on the calling thread by the tiny, dot or direct kernel
+    /* batch entries on the calling thread by the tiny, dot, few-rows or direct kernel
      * (fo_gemm_kernels.inc: entries) */
     fo_entries_s_fn entries;
 } fo_tile_kernel_s;
@@ -146,10 +147,11 @@ typedef struct {
     /* a rectangle of R by dot products along A's rows (fo_gemm_dot.inc) */
     void (*dot)(int64_t, int64_t, const double *, int64_t, const double *, int64_t, int64_t, double *,
                 int64_t, int64_t, int64_t, int64_t);
-    /* rows of R for at most 4 rows of A, B's rows contiguous (fo_gemm_dot.inc: few) */
+    /* rows of R for fewer rows of A than the direct kernel takes, B's rows
+     * contiguous (fo_gemm_dot.inc: few) */
     void (*few)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t, double *,
                 int64_t, int64_t);
-    /* batch entries on the calling thread by the tiny, dot or direct kernel
+    /* batch entries on the calling thread by the tiny, dot, few-rows or direct kernel
      * (fo_gemm_kernels.inc: entries) */
     fo_entries_d_fn entries;
 } fo_tile_kernel_d;
