@@ -206,7 +206,8 @@ cdef struct Geometry:
     int64_t mc, nc                   # most rows / columns of R per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
     int64_t a_lo, a_len, b_lo, b_len # span of one A / B in elements (len 0: not dense)
-    int64_t a_end                    # past the furthest element of the whole array A, from its data
+    int64_t a_end                    # past the furthest element of the whole array A, from its
+                                     # data (tiny batches only)
 
 
 cdef inline int64_t _round_up(int64_t x, int64_t to) noexcept nogil:
@@ -326,9 +327,11 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
     g.ldr = g.m
     _span(g.m, g.k, g.sa0, g.sa1, &g.a_lo, &g.a_len)
-    g.a_end = 1
-    for d in range(nd_a):
-        g.a_end += max(0, (cnp.PyArray_DIMS(a)[d] - 1) * sa[d] // size)
+    g.a_end = 0                        # only the tiny kernel reads up to it
+    if g.tiny:
+        g.a_end = 1
+        for d in range(nd_a):
+            g.a_end += max(0, (cnp.PyArray_DIMS(a)[d] - 1) * sa[d] // size)
     _span(g.k, g.n, g.sb0, g.sb1, &g.b_lo, &g.b_len)
     return g
 

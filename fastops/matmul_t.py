@@ -27,9 +27,10 @@ _intel = _matmul_t.cpu_is_intel()
 #: native kernels; below it, and for every batch and k = 1 outer product,
 #: native (README, "How auto chooses").  Intel Xeon (AVX-512, AMX), BLAS time
 #: / native time, float32 / float64: squares 1024-2048 1.05-1.10 in both,
-#: 3072^2 0.97 / 1.00, 4096^2 0.93-0.98 / 0.95-1.00 (four runs).  Zen 3
-#: (AVX2), float64: ties from 1024^3.  The AMD threshold holds for every CPU
-#: not made by Intel; _auto_method decides above it.
+#: 3072^2 0.97 / 1.00, 4096^2 0.93-0.98 / 0.95-1.00 (four runs).  The AMD
+#: threshold holds for every CPU not made by Intel (Zen 5's, from before its
+#: native GEMM caught up with OpenBLAS; not re-measured without AVX-512);
+#: _auto_method decides above it.
 _AMD_NATIVE_MAX = 1024 * 1024 * 1024
 _INTEL_NATIVE_MAX = 3072 * 3072 * 3072
 _NATIVE_MAX = _INTEL_NATIVE_MAX if _intel else _AMD_NATIVE_MAX
