@@ -34,6 +34,7 @@ CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
     "compiler args": ("build", "build", "compiler", "args"),
     "SIMD active": ("build", "simd", "active"),
     "CPU model": ("runtime", "cpu", "model"),
+    "CPU family": ("runtime", "cpu", "family"),
     "CPU SIMD features": ("runtime", "cpu", "simd_features"),
     "logical cores": ("runtime", "cpu", "logical_cores"),
     "BLAS libraries": ("blas_kernels", "*", "owner"),

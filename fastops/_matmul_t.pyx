@@ -124,6 +124,7 @@ cdef extern from "src/fo_gemm.h" nogil:
     int fo_simd_compiled(int level)
     int fo_simd_best()
     int fo_cpu_is_intel()
+    int fo_cpu_family()
     void fo_simd_select(int level)
 
 cdef extern from "src/fo_blas.h" nogil:
@@ -1004,6 +1005,11 @@ def active_simd_is_avx512() -> bool:
 def cpu_is_intel() -> bool:
     """True on an Intel CPU (matmul_t's auto policy differs)."""
     return fo_cpu_is_intel() != 0
+
+
+def cpu_family() -> int:
+    """The CPU's x86 family (25: AMD Zen 3 and Zen 4, 26: Zen 5; 0 off x86)."""
+    return fo_cpu_family()
 
 
 def select_simd(name: str) -> None:

@@ -18,7 +18,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-__all__ = ["runtime_info", "cpu_model", "cpu_flags", "simd_features", "RELEVANT_ENV_VARS"]
+__all__ = ["runtime_info", "cpu_model", "cpu_family", "cpu_flags", "simd_features", "RELEVANT_ENV_VARS"]
 
 #: Environment variables that change how BLAS / OpenMP behave in this process.
 RELEVANT_ENV_VARS: tuple[str, ...] = (
@@ -83,6 +83,20 @@ def cpu_model(cpuinfo: str | None = None) -> str:
     text = _read_cpuinfo() if cpuinfo is None else cpuinfo
     name = _cpuinfo_field(text, ("model name", "cpu model", "hardware"))
     return name or platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_family(cpuinfo: str | None = None) -> dict[str, Any]:
+    """Vendor, family and model number from /proc/cpuinfo (None where absent).
+
+    VMs often mask the model name ("AMD EPYC" for Zen 4 and Zen 5 alike); the
+    family tells them apart (25: Zen 3 and Zen 4, 26: Zen 5), and matmul_t's
+    auto policy follows it.
+    """
+    text = _read_cpuinfo() if cpuinfo is None else cpuinfo
+    family, model = _cpuinfo_field(text, ("cpu family",)), _cpuinfo_field(text, ("model",))
+    return {"vendor": _cpuinfo_field(text, ("vendor_id",)),
+            "family": int(family) if family and family.isdigit() else None,
+            "model_number": int(model) if model and model.isdigit() else None}
 
 
 def cpu_flags(cpuinfo: str | None = None) -> set[str]:
@@ -154,6 +168,7 @@ def runtime_info() -> dict[str, Any]:
     return {
         "cpu": {
             "model": cpu_model(text),
+            **cpu_family(text),
             "logical_cores": os.cpu_count(),
             "affinity_cores": _affinity_count(),
             "simd_features": simd_features(cpu_flags(text)),

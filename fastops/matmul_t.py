@@ -39,16 +39,23 @@ _NATIVE_MAX = _INTEL_NATIVE_MAX if _intel else _AMD_NATIVE_MAX
 #: float32 1024^2-2048^2 0.99-1.05, 3072^2 0.975, 4096^2 0.95; float64
 #: 1024^2-4096^2 1.08-1.14, five shapes of 1024^3 multiply-adds 1.12-1.28.
 _AMD_AVX512_F32_NATIVE_MAX = 3072 * 3072 * 3072
+#: Zen 4 (AMD family 25 with AVX-512, on 256-bit datapaths) differs: BLAS /
+#: native, 2 threads, 5-9 rounds: float32 2048^2-4096^2 0.97-1.01, 4096 x
+#: 1024 @ 1024 x 4096 1.09 (native everywhere), float64 1536^2 0.99, 1024 x 4096 @ 4096 x 1024 1.02, 2048^2
+#: 0.98, 3072^2 0.97, 4096^2 0.96: OpenBLAS from 2048^3 multiply-adds.
+_zen4 = not _intel and _matmul_t.cpu_family() == 25
+_ZEN4_F64_NATIVE_MAX = 2048 * 2048 * 2048
 
 
 def _auto_method(dtype: np.dtype, work: int, k: int, n_batch: int) -> int:
     """The faster path for a product of `work` >= _NATIVE_MAX multiply-adds,
     from side-by-side measurements on 2 threads (README, "How auto chooses"):
-    Intel Xeon with AVX-512, AMD Zen 5 with AVX-512 and Zen 3 with AVX2.
+    Intel Xeon with AVX-512, AMD Zen 5 and Zen 4 with AVX-512, Zen 3 with AVX2.
     Native for batches (one product per thread) and k = 1 outer products
     (BLAS packs operands for a single multiply).  OpenBLAS for single products
-    on Intel CPUs.  On AMD ones with AVX-512: native in float64, and in
-    float32 below _AMD_AVX512_F32_NATIVE_MAX; without AVX-512 (Zen 3): native
+    on Intel CPUs.  On Zen 4: native in float32, OpenBLAS in float64 from
+    _ZEN4_F64_NATIVE_MAX.  On other AMD CPUs with AVX-512 (Zen 5): native in
+    float64, and in float32 below _AMD_AVX512_F32_NATIVE_MAX; without AVX-512 (Zen 3): native
     in float32 (ties from 512^3 to 4096^3), OpenBLAS in float64.  The AMD
     policy without AVX-512 was measured with AVX2; the SSE baseline shares
     it.  The Intel policy was measured with AVX-512 only.
@@ -58,6 +65,8 @@ def _auto_method(dtype: np.dtype, work: int, k: int, n_batch: int) -> int:
     if _intel:
         return _BLAS
     if _avx512():
+        if _zen4:
+            return _BLAS if dtype is _F64 and work >= _ZEN4_F64_NATIVE_MAX else _NATIVE
         return _NATIVE if dtype is _F64 or work < _AMD_AVX512_F32_NATIVE_MAX else _BLAS
     return _BLAS if dtype is _F64 else _NATIVE
 

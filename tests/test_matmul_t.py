@@ -1300,48 +1300,57 @@ _NATIVE, _BLAS = fastops._matmul_t.METHOD_NATIVE, fastops._matmul_t.METHOD_BLAS
 
 
 @requires_blas
-@pytest.mark.parametrize("a_shape, b_shape, dtype, on_intel, on_amd_avx512, otherwise", [
-    ((16, 16), (16, 16), np.float32, _NATIVE, _NATIVE, _NATIVE),              # tiny
-    ((64, 64), (64, 64), np.float64, _NATIVE, _NATIVE, _NATIVE),              # small
-    ((256, 256), (256, 256), np.float32, _NATIVE, _NATIVE, _NATIVE),          # mid-size
-    ((1000, 1000), (1000, 50), np.float32, _NATIVE, _NATIVE, _NATIVE),
-    ((1023, 1024), (1024, 1024), np.float64, _NATIVE, _NATIVE, _NATIVE),      # just below 1024^3
-    ((1024, 1024), (1024, 1024), np.float64, _NATIVE, _NATIVE, _BLAS),        # from 1024^3 on AMD
-    ((1024, 1024), (1024, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE),      # without AVX-512:
-    ((2048, 2048), (2048, 2048), np.float32, _NATIVE, _NATIVE, _NATIVE),      # BLAS in fp64
-    ((3071, 3072), (3072, 3072), np.float32, _NATIVE, _NATIVE, _NATIVE),
-    ((3071, 3072), (3072, 3072), np.float64, _NATIVE, _NATIVE, _BLAS),        # from 3072^3: BLAS
-    ((3072, 3072), (3072, 3072), np.float32, _BLAS, _BLAS, _NATIVE),          # on Intel, and in fp32
-    ((3072, 3072), (3072, 3072), np.float64, _BLAS, _NATIVE, _BLAS),          # on AMD with AVX-512
-    ((4096, 4096), (4096, 4096), np.float64, _BLAS, _NATIVE, _BLAS),
-    ((2, 3072, 3072), (2, 3072, 3072), np.float32, _NATIVE, _NATIVE, _NATIVE),
-    ((128, 1), (1, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE),             # k = 1 outer products
-    ((1, 128, 1), (1, 1, 1024), np.float64, _NATIVE, _NATIVE, _NATIVE),       # the Llama node, fp64
-    ((32768, 1), (1, 32768), np.float64, _NATIVE, _NATIVE, _NATIVE),
-    ((4, 8, 8), (4, 8, 8), np.float64, _NATIVE, _NATIVE, _NATIVE),            # batches
-    ((4, 32, 32), (4, 32, 32), np.float32, _NATIVE, _NATIVE, _NATIVE),
-    ((4, 48, 48), (4, 48, 48), np.float64, _NATIVE, _NATIVE, _NATIVE),
-    ((2, 1024, 1024), (2, 1024, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE),
-    ((8, 128, 64), (64, 256), np.float32, _NATIVE, _NATIVE, _NATIVE),         # broadcast operand
+@pytest.mark.parametrize("a_shape, b_shape, dtype, on_intel, on_zen5, on_zen4, otherwise", [
+    ((16, 16), (16, 16), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),                # tiny
+    ((64, 64), (64, 64), np.float64, _NATIVE, _NATIVE, _NATIVE, _NATIVE),                # small
+    ((256, 256), (256, 256), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),            # mid-size
+    ((1000, 1000), (1000, 50), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),
+    ((1023, 1024), (1024, 1024), np.float64, _NATIVE, _NATIVE, _NATIVE, _NATIVE),        # just below 1024^3
+    ((1024, 1024), (1024, 1024), np.float64, _NATIVE, _NATIVE, _NATIVE, _BLAS),          # from 1024^3 on AMD
+    ((1024, 1024), (1024, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),        # without AVX-512:
+    ((2048, 2048), (2048, 2048), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),        # BLAS in fp64
+    ((2047, 2048), (2048, 2048), np.float64, _NATIVE, _NATIVE, _NATIVE, _BLAS),          # Zen 4: BLAS in fp64
+    ((2048, 2048), (2048, 2048), np.float64, _NATIVE, _NATIVE, _BLAS, _BLAS),            # from 2048^3
+    ((3071, 3072), (3072, 3072), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),
+    ((3071, 3072), (3072, 3072), np.float64, _NATIVE, _NATIVE, _BLAS, _BLAS),
+    ((3072, 3072), (3072, 3072), np.float32, _BLAS, _BLAS, _NATIVE, _NATIVE),            # from 3072^3: BLAS on Intel,
+    ((3072, 3072), (3072, 3072), np.float64, _BLAS, _NATIVE, _BLAS, _BLAS),              # and on Zen 5 in fp32
+    ((4096, 4096), (4096, 4096), np.float32, _BLAS, _BLAS, _NATIVE, _NATIVE),
+    ((4096, 4096), (4096, 4096), np.float64, _BLAS, _NATIVE, _BLAS, _BLAS),
+    ((2, 3072, 3072), (2, 3072, 3072), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),
+    ((2, 3072, 3072), (2, 3072, 3072), np.float64, _NATIVE, _NATIVE, _NATIVE, _NATIVE),
+    ((128, 1), (1, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),               # k = 1 outer products
+    ((1, 128, 1), (1, 1, 1024), np.float64, _NATIVE, _NATIVE, _NATIVE, _NATIVE),         # the Llama node, fp64
+    ((32768, 1), (1, 32768), np.float64, _NATIVE, _NATIVE, _NATIVE, _NATIVE),
+    ((4, 8, 8), (4, 8, 8), np.float64, _NATIVE, _NATIVE, _NATIVE, _NATIVE),              # batches
+    ((4, 32, 32), (4, 32, 32), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),
+    ((4, 48, 48), (4, 48, 48), np.float64, _NATIVE, _NATIVE, _NATIVE, _NATIVE),
+    ((2, 1024, 1024), (2, 1024, 1024), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),
+    ((8, 128, 64), (64, 256), np.float32, _NATIVE, _NATIVE, _NATIVE, _NATIVE),           # broadcast operand
 ])
 def test_auto_picks_the_measured_path(monkeypatch, a_shape, b_shape, dtype, on_intel,
-                                      on_amd_avx512, otherwise):
+                                      on_zen5, on_zen4, otherwise):
     """method="auto" follows the README's "How auto chooses" table on Intel CPUs (AVX-512
-    or not) and on others with and without AVX-512 (the inlined single-product fast path
-    included)."""
+    or not), on AMD ones with AVX-512 (Zen 5, and Zen 4: family 25) and on AMD ones
+    without (the inlined single-product fast path included)."""
     module = sys.modules["fastops.matmul_t"]
     chosen = []
     monkeypatch.setattr(module, "_matmul_t_into",
                         lambda a, b, out, shape, code, n_threads: chosen.append(code) or out)
     a, b = np.empty(a_shape, dtype), np.empty(b_shape, dtype)
-    for intel, avx512, expected in ((True, True, on_intel), (True, False, on_intel),
-                                    (False, True, on_amd_avx512), (False, False, otherwise)):
+    for intel, avx512, zen4, expected in ((True, True, False, on_intel),
+                                          (True, False, False, on_intel),
+                                          (False, True, False, on_zen5),
+                                          (False, True, True, on_zen4),
+                                          (False, False, False, otherwise),
+                                          (False, False, True, otherwise)):
         monkeypatch.setattr(module, "_intel", intel)
+        monkeypatch.setattr(module, "_zen4", zen4)
         monkeypatch.setattr(module, "_NATIVE_MAX",
                             module._INTEL_NATIVE_MAX if intel else module._AMD_NATIVE_MAX)
         monkeypatch.setattr(module, "_avx512", lambda avx512=avx512: avx512)
         matmul_t(a, b)
-        assert chosen.pop() == expected, f"intel={intel} avx512={avx512}"
+        assert chosen.pop() == expected, f"intel={intel} avx512={avx512} zen4={zen4}"
 
 
 def test_cpu_vendor_matches_proc_cpuinfo():
@@ -1351,3 +1360,12 @@ def test_cpu_vendor_matches_proc_cpuinfo():
     if not vendors:
         pytest.skip("no vendor_id in /proc/cpuinfo (not an x86 Linux machine)")
     assert fastops._matmul_t.cpu_is_intel() == (vendors == {"GenuineIntel"})
+
+
+def test_cpu_family_matches_proc_cpuinfo():
+    """The family that tells Zen 4 from Zen 5 is the one the kernel reports."""
+    families = {int(line.split(":", 1)[1]) for line in open("/proc/cpuinfo")
+                if line.startswith("cpu family")} if os.path.exists("/proc/cpuinfo") else set()
+    if not families:
+        pytest.skip("no cpu family in /proc/cpuinfo (not an x86 Linux machine)")
+    assert {fastops._matmul_t.cpu_family()} == families

@@ -14,6 +14,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>  /* fo_cpu_family */
+#endif
 
 /* Transpose masks (FO_TRANSPOSE_STAGE below): element i of the low / high
  * result of one butterfly stage of distance h, for W lanes. */
@@ -284,6 +287,22 @@ static int fo_cpu_is_intel(void)
 #if FO_HAVE_X86_VARIANTS
     __builtin_cpu_init();
     return __builtin_cpu_is("intel");
+#else
+    return 0;
+#endif
+}
+
+/* The CPU's x86 family (base + extended, CPUID leaf 1), 0 off x86: 25 on
+ * AMD Zen 3 and Zen 4, 26 on Zen 5.  With AVX-512 on AMD, it tells Zen 4's
+ * 256-bit datapaths from Zen 5's 512-bit ones (matmul_t's auto policy). */
+static int fo_cpu_family(void)
+{
+#if FO_HAVE_X86_VARIANTS
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+        return 0;
+    const unsigned int base = (eax >> 8) & 0xf;
+    return (int)(base == 0xf ? base + ((eax >> 20) & 0xff) : base);
 #else
     return 0;
 #endif
