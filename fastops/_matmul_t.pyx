@@ -199,7 +199,7 @@ cdef struct Geometry:
     int64_t width                    # panel kernel width for this m (lanes or half)
     int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
     bint direct                      # the direct kernel instead of the panel kernel
-    bint tiny                        # a batch of m, k <= width: A^T in registers (tiny_batch)
+    bint tiny                        # products of m, k <= width: A^T in registers (tiny_batch)
     bint dot                         # the dot kernel: m or n at most DOT_MAX, A's rows
                                      # contiguous, B's columns too or copied
     bint few                         # the few-rows kernel: m below the direct kernel's rows, B's
@@ -208,7 +208,7 @@ cdef struct Geometry:
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
     int64_t a_lo, a_len, b_lo, b_len # span of one A / B in elements (len 0: not dense)
     int64_t a_end                    # past the furthest element of the whole array A, from its
-                                     # data (tiny batches only)
+                                     # data (tiny products only)
 
 
 cdef inline int64_t _round_up(int64_t x, int64_t to) noexcept nogil:
@@ -257,10 +257,14 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.sb0 = sb[nd_b - 2] // size
     g.sb1 = sb[nd_b - 1] // size
     # Results too small for the active variant's vectors take a narrower
-    # variant's kernels (fo_level_for), except batches of tiny products:
-    # they take the narrowest full or half vector width that holds m and k,
-    # of the widest variant that has it (A^T in registers, one C loop per
-    # thread: tiny_batch).  Zen 5, 4096 entries, 1 thread, fo_level_for's
+    # variant's kernels (fo_level_for), except tiny products, batched or
+    # single: they take the narrowest full or half vector width that holds m
+    # and k, of the widest variant that has it (A^T in registers, one C loop
+    # per thread: tiny_batch).  Single products took the dot or panel kernel
+    # before (Zen 4, 1 thread, those / tiny, per call: float32 4x4 1.06, 8x8
+    # 1.17, 16x16 1.10, 12x12 0.98; float64 2x2 to 8x8 1.06-1.19, 4x4 @
+    # 4x1024 1.80; AVX2 under callgrind, instructions per call: float32 8x8
+    # 3379 -> 1362, 4x4 1886 -> 1182).  Zen 5, 4096 entries, 1 thread, fo_level_for's
     # variant's time / this one's, when k had to equal the width: float32
     # 8x8 1.07, 4x4 1.09, 3x8 @ 8x5 2.53, 2x4 @ 4x9 1.29; float64 4x4 1.05,
     # 2x2 1.13, 3x8 @ 8x5 2.44.  Then k below the width, 2 threads, the
@@ -268,7 +272,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # 5x5-7x7 2.4-2.8, 11x11-15x15 1.24-1.47, 7x1 @ 1x4 3.8, 8x3 @ 3x8 1.46,
     # 16x10 @ 10x16 0.98; float64 3x3 2.0, 5x5-7x7 1.2-1.8, 8x3 @ 3x8 1.21;
     # 9x9 @ 9x256 float32 1.28, 5x5 @ 5x1024 float64 2.0.
-    cdef int64_t tiny_width = _tiny_width(kind, g.m, g.k, &level) if n_batch > 1 else 0
+    cdef int64_t tiny_width = _tiny_width(kind, g.m, g.k, &level)
     g.tiny = tiny_width > 0
     if not g.tiny:
         level = fo_level_for(max(g.m, g.n) * size)

@@ -1120,9 +1120,9 @@ def test_every_simd_variant_matches_reference(simd_variant, dtype, a_shape, b_sh
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 8, 11, 16])  # every panel width, and between
 @pytest.mark.parametrize("m", [1, 3, 4, 7, 8, 13, 16])
-def test_every_simd_variant_tiny_batched_products(simd_variant, dtype, k, m):
-    """Batches of tiny products (m and k up to a panel width: A^T held in
-    registers, rows of A read as whole vectors past k), with contiguous,
+def test_every_simd_variant_tiny_products(simd_variant, dtype, k, m):
+    """Tiny products (m and k up to a panel width: A^T held in registers, rows
+    of A read as whole vectors past k), batched and single, with contiguous,
     transposed, reversed and broadcast A, 1 to 17 rows of R, NaN and inf in B,
     5 entries: split 2 + 3 between two threads."""
     rng = np.random.default_rng(m * 100 + k)
@@ -1134,23 +1134,26 @@ def test_every_simd_variant_tiny_batched_products(simd_variant, dtype, k, m):
             for num_threads in (1, 2):
                 assert_matmul_t_close(matmul_t(a_view, b, method="native", num_threads=num_threads),
                                       a_view, b)
+            assert_matmul_t_close(matmul_t(a_view[-1], b[1], method="native"), a_view[-1], b[1])
 
 
 _READ_UP_TO_A_GUARD_PAGE = """
 import ctypes, mmap, sys
 import numpy as np
 import fastops
-dtype, m, k, n, simd = np.dtype(sys.argv[1]), *map(int, sys.argv[2:5]), sys.argv[5]
+dtype, m, k, n, entries, simd = np.dtype(sys.argv[1]), *map(int, sys.argv[2:6]), sys.argv[6]
 fastops._matmul_t.select_simd(simd)
-page, count = mmap.PAGESIZE, 7 * m * k
+page, count = mmap.PAGESIZE, entries * m * k
 total = (count * dtype.itemsize // page + 2) * page
 buf = mmap.mmap(-1, total)
 start = ctypes.addressof(ctypes.c_char.from_buffer(buf))
 libc = ctypes.CDLL(None, use_errno=True)
 assert libc.mprotect(ctypes.c_void_p(start + total - page), page, 0) == 0   # PROT_NONE
-a = np.frombuffer(buf, dtype, count, total - page - count * dtype.itemsize).reshape(7, m, k)
-a[...] = np.arange(count).reshape(7, m, k) % 5 - 2          # A's last element ends the page
-b = (np.arange(7 * k * n).reshape(7, k, n) % 3 - 1).astype(dtype)
+a = np.frombuffer(buf, dtype, count, total - page - count * dtype.itemsize).reshape(entries, m, k)
+a[...] = np.arange(count).reshape(entries, m, k) % 5 - 2    # A's last element ends the page
+b = (np.arange(entries * k * n).reshape(entries, k, n) % 3 - 1).astype(dtype)
+if entries == 1:
+    a, b = a[0], b[0]
 for threads in (1, 2):
     got = fastops.matmul_t(a, b, method="native", num_threads=threads)
     assert (got == np.swapaxes(a @ b, -1, -2)).all(), (m, k, n, threads)
@@ -1160,13 +1163,16 @@ for threads in (1, 2):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect through ctypes: Linux")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("m, k", [(3, 3), (1, 5), (7, 2), (13, 11), (5, 7)])
-def test_every_simd_variant_tiny_products_read_no_further_than_a(simd_variant, dtype, m, k):
-    """Tiny batch entries read A's rows as whole vectors past their k elements,
-    but not past A's last element: with an unreadable page right after it (a
-    read there kills the child process), every entry is still right."""
+@pytest.mark.parametrize("entries", [7, 1])                # a batch, a single product
+def test_every_simd_variant_tiny_products_read_no_further_than_a(simd_variant, dtype, m, k,
+                                                                entries):
+    """Tiny products read A's rows as whole vectors past their k elements, but
+    not past A's last element: with an unreadable page right after it (a read
+    there kills the child process), every entry is still right."""
     import subprocess
     done = subprocess.run([sys.executable, "-c", _READ_UP_TO_A_GUARD_PAGE, dtype,
-                           str(m), str(k), "6", simd_variant], capture_output=True, text=True)
+                           str(m), str(k), "6", str(entries), simd_variant],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:] or f"child died: signal {-done.returncode}"
 
 
