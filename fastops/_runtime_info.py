@@ -18,7 +18,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-__all__ = ["runtime_info", "cpu_model", "cpu_family", "cpu_flags", "simd_features", "RELEVANT_ENV_VARS"]
+__all__ = ["runtime_info", "cpu_model", "cpu_identity", "cpu_flags", "simd_features", "RELEVANT_ENV_VARS"]
 
 #: Environment variables that change how BLAS / OpenMP behave in this process.
 RELEVANT_ENV_VARS: tuple[str, ...] = (
@@ -85,7 +85,7 @@ def cpu_model(cpuinfo: str | None = None) -> str:
     return name or platform.processor() or platform.machine() or "unknown"
 
 
-def cpu_family(cpuinfo: str | None = None) -> dict[str, Any]:
+def cpu_identity(cpuinfo: str | None = None) -> dict[str, Any]:
     """Vendor, family and model number from /proc/cpuinfo (None where absent).
 
     VMs often mask the model name ("AMD EPYC" for Zen 4 and Zen 5 alike); the
@@ -168,7 +168,7 @@ def runtime_info() -> dict[str, Any]:
     return {
         "cpu": {
             "model": cpu_model(text),
-            **cpu_family(text),
+            **cpu_identity(text),
             "logical_cores": os.cpu_count(),
             "affinity_cores": _affinity_count(),
             "simd_features": simd_features(cpu_flags(text)),

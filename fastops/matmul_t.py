@@ -41,8 +41,9 @@ _NATIVE_MAX = _INTEL_NATIVE_MAX if _intel else _AMD_NATIVE_MAX
 _AMD_AVX512_F32_NATIVE_MAX = 3072 * 3072 * 3072
 #: Zen 4 (AMD family 25 with AVX-512, on 256-bit datapaths) differs: BLAS /
 #: native, 2 threads, 5-9 rounds: float32 2048^2-4096^2 0.97-1.01, 4096 x
-#: 1024 @ 1024 x 4096 1.09 (native everywhere), float64 1536^2 0.99, 1024 x 4096 @ 4096 x 1024 1.02, 2048^2
-#: 0.98, 3072^2 0.97, 4096^2 0.96: OpenBLAS from 2048^3 multiply-adds.
+#: 1024 @ 1024 x 4096 1.09 (native everywhere); float64 1536^2 0.99, 1024 x
+#: 4096 @ 4096 x 1024 1.02, 2048^2 0.98, 3072^2 0.97, 4096^2 0.96 (OpenBLAS
+#: from 2048^3 multiply-adds).
 _zen4 = not _intel and _matmul_t.cpu_family() == 25
 _ZEN4_F64_NATIVE_MAX = 2048 * 2048 * 2048
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from fastops import _bench, _cli
-from fastops._runtime_info import cpu_family, cpu_flags, cpu_model, runtime_info, simd_features
+from fastops._runtime_info import cpu_identity, cpu_flags, cpu_model, runtime_info, simd_features
 
 # --------------------------------------------------------------------------- helpers
 
@@ -157,8 +157,8 @@ def test_runtime_info_pieces():
     text = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
             "model name\t: Test CPU 9000\nflags\t\t: fpu sse4_2 avx2 fma avx512f amx_tile\n")
     assert cpu_model(text) == "Test CPU 9000"
-    assert cpu_family(text) == {"vendor": "AuthenticAMD", "family": 25, "model_number": 17}
-    assert cpu_family("") == {"vendor": None, "family": None, "model_number": None}
+    assert cpu_identity(text) == {"vendor": "AuthenticAMD", "family": 25, "model_number": 17}
+    assert cpu_identity("") == {"vendor": None, "family": None, "model_number": None}
     assert simd_features(cpu_flags(text)) == ["sse4_2", "avx2", "fma", "avx512f", "amx_tile"]
     assert cpu_model("")  # falls back to platform.processor() / machine
     info = runtime_info()
