@@ -58,20 +58,26 @@ ctypedef void (*panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
 
 ctypedef void (*entries_s_fn)(int, int64_t, int64_t, int64_t, const float *,
                              const int64_t *, int64_t, int64_t, const float *, const float *,
-                             const int64_t *, int64_t, int64_t, float *, int64_t, int64_t) noexcept nogil
+                             const int64_t *, int64_t, int64_t, float *, int64_t, int64_t,
+                             int) noexcept nogil
 ctypedef void (*entries_d_fn)(int, int64_t, int64_t, int64_t, const double *,
                              const int64_t *, int64_t, int64_t, const double *, const double *,
-                             const int64_t *, int64_t, int64_t, double *, int64_t, int64_t) noexcept nogil
+                             const int64_t *, int64_t, int64_t, double *, int64_t, int64_t,
+                             int) noexcept nogil
 ctypedef void (*dot_s_fn)(int64_t, int64_t, const float *, int64_t, const float *, int64_t,
                           int64_t, float *, int64_t, int64_t, int64_t, int64_t) noexcept nogil
 ctypedef void (*dot_d_fn)(int64_t, int64_t, const double *, int64_t, const double *, int64_t,
                           int64_t, double *, int64_t, int64_t, int64_t, int64_t) noexcept nogil
 ctypedef void (*direct_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                              const float *, int64_t, float *,
-                             int64_t, int64_t) noexcept nogil
+                             int64_t, int64_t, int) noexcept nogil
+ctypedef void (*few_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
+                          const float *, int64_t, float *, int64_t, int64_t) noexcept nogil
 ctypedef void (*direct_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                              const double *, int64_t, double *,
-                             int64_t, int64_t) noexcept nogil
+                             int64_t, int64_t, int) noexcept nogil
+ctypedef void (*few_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
+                          const double *, int64_t, double *, int64_t, int64_t) noexcept nogil
 
 cdef extern from "src/fo_gemm.h" nogil:
     ctypedef struct fo_tile_kernel_s:
@@ -91,7 +97,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int direct_max_m
         direct_s_fn direct
         dot_s_fn dot
-        direct_s_fn few
+        few_s_fn few
         entries_s_fn entries
     ctypedef struct fo_tile_kernel_d:
         int mr
@@ -110,7 +116,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         int direct_max_m
         direct_d_fn direct
         dot_d_fn dot
-        direct_d_fn few
+        few_d_fn few
         entries_d_fn entries
     fo_tile_kernel_s fo_active_s
     fo_tile_kernel_d fo_active_d
@@ -173,7 +179,18 @@ METHOD_BLAS = 2
 # L2 ((16,256,256)^2, 512 KiB per float32 entry: 0.90).  L2_BYTES is the L2
 # these thresholds were measured with: Zen 3's 512 KiB, and on Zen 5 (1 MiB)
 # the same value, from an earlier lookup of the real size that always fell
-# back to it (Python's os.sysconf has no SC_LEVEL2_CACHE_SIZE).
+# back to it (Python's os.sysconf has no SC_LEVEL2_CACHE_SIZE).  From
+# STREAM_MIN_BYTES of result in one call, the direct kernel writes AVX-512
+# float64 results with non-temporal stores (fo_gemm_direct.inc): results that
+# large leave the caches before anyone reads them, and ordinary stores first
+# read every line of R from memory and evict the operands.  Zen 4, 2
+# threads, ordinary / streaming stores, 7 rounds: 8 MiB results, (1024,32,32)^2
+# 1.30-1.45 (1 thread 1.48-1.60), (256,64,64)^2 1.15-1.20, (64,128,128)^2
+# 1.04-1.05, 256x256 @ 256x8192 1.07; (2048,32,32)^2 1.52; the same calls
+# followed by a pass over R (np.multiply into another array) or a second
+# matmul_t reading it: 1.10-1.56, (64,128,128)^2 1.01-1.05.  4 MiB results
+# ((512,32,32)^2): 0.99-1.03 alone, 0.93-0.94 followed by np.multiply, so
+# smaller results keep ordinary stores.
 cdef enum:
     KC = 512
     L2_BYTES = 512 * 1024
@@ -183,6 +200,7 @@ cdef enum:
     GIL_FREE_MIN_WORK = 16 * 16 * 16
     STACK_BYTES = 4096
     PREFETCH_MIN_BYTES = 12 * 1024
+    STREAM_MIN_BYTES = 8 * 1024 * 1024
     ALIGNED_MIN_BYTES = 256 * 1024
     NARROW_MAX = 4
     DOT_MAX = 8
@@ -204,6 +222,8 @@ cdef struct Geometry:
                                      # contiguous, B's columns too or copied
     bint few                         # the few-rows kernel: m below the direct kernel's rows, B's
                                      # rows contiguous
+    bint stream                      # the direct kernel may write R past the caches
+                                     # (STREAM_MIN_BYTES)
     int64_t mc, nc                   # most rows / columns of R per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
     int64_t a_lo, a_len, b_lo, b_len # span of one A / B in elements (len 0: not dense)
@@ -328,6 +348,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
                      or g.m <= max_m and g.m * g.k * size <= L2_BYTES))
     if g.direct:
         g.panel_rows = cols
+    g.stream = g.direct and n_batch * g.n * g.m * size >= STREAM_MIN_BYTES
     g.mc = min(max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr), _round_up(g.n, g.mr))
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
     g.ldr = g.m
@@ -535,9 +556,9 @@ cdef void _panel(const Geometry *g, const floating *a, const floating *b,
     row-by-row reads, and prefetching there measured 0.94-1.05x."""
     if g.direct:
         if floating is float:
-            g.ks.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, j_begin, j_end)
+            g.ks.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, j_begin, j_end, g.stream)
         else:
-            g.kd.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, j_begin, j_end)
+            g.kd.direct(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, j_begin, j_end, g.stream)
     elif floating is float:
         (g.ks.panel_half if g.width == g.ks.half else g.ks.panel_full)(
             g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, g.sb1, r, at, j_begin, j_end, pack, pf)
@@ -556,10 +577,10 @@ cdef inline void _entries(const Geometry *g, const floating *pa, const floating 
         kind = FO_ENTRIES_TINY_HALF if g.width == _half(g, pa) else FO_ENTRIES_TINY_FULL
     if floating is float:
         g.ks.entries(kind, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
-                     pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+                     pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end, g.stream)
     else:
         g.kd.entries(kind, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
-                     pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end)
+                     pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end, g.stream)
 
 
 cdef void _narrow_parallel(const Geometry *g, const floating *a, const floating *b,

@@ -13,6 +13,7 @@ thread keeps running while a kernel runs in another thread.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 import sys
@@ -1277,6 +1278,32 @@ def test_every_simd_variant_direct_kernel_split_among_threads(simd_variant, dtyp
     b = rng.standard_normal((3, 32, 2001)).astype(dtype)
     for num_threads in (2, 3):
         assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((1024, 32, 32), (1024, 32, 32)),   # batch entries: 8 MiB of float64 result
+    ((1024, 36, 32), (1024, 32, 36)),   # rows of R not a whole number of cache lines
+    ((256, 64), (64, 4500)),            # a single product, R's rows split among threads,
+])                                      # each strip's last vector partial
+def test_every_simd_variant_large_direct_results(simd_variant, dtype, a_shape, b_shape):
+    """From 8 MiB of result the direct kernel may write R past the caches
+    (AVX-512 float64, R and its rows on cache lines): the same values as
+    ordinary stores, into an aligned new result and into an `out` two elements
+    off a line, and nothing written past the end of `out`."""
+    a, b = _rand(a_shape, dtype, seed=71), _rand(b_shape, dtype, seed=72)
+    shape = np.broadcast_shapes(a_shape[:-2], b_shape[:-2]) + (b_shape[-1], a_shape[-2])
+    size = math.prod(shape)
+    for num_threads in (1, 2):
+        res = matmul_t(a, b, method="native", num_threads=num_threads)
+        assert res.ctypes.data % 64 == 0
+        assert_matmul_t_close(res, a, b)
+        buffer = np.full(size + 16, -7.0, dtype=dtype)
+        start = (-buffer.ctypes.data // buffer.itemsize) % (64 // buffer.itemsize) + 2
+        out = buffer[start:start + size].reshape(shape)
+        assert matmul_t(a, b, out=out, method="native", num_threads=num_threads) is out
+        assert_matmul_t_close(out, a, b)
+        assert (buffer[start + size:] == -7.0).all()
 
 
 @settings(deadline=None, max_examples=N_EXAMPLES)

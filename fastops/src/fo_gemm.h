@@ -15,7 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>  /* fo_cpu_family */
+#include <cpuid.h>      /* fo_cpu_family */
+#include <immintrin.h>  /* the direct kernel's non-temporal stores */
 #endif
 
 /* Transpose masks (FO_TRANSPOSE_STAGE below): element i of the low / high
@@ -89,7 +90,7 @@ enum { FO_ENTRIES_DIRECT = 0, FO_ENTRIES_TINY_FULL = 1, FO_ENTRIES_TINY_HALF = 2
 
 typedef void (*fo_entries_s_fn)(int, int64_t, int64_t, int64_t, const float *, const int64_t *,
                                 int64_t, int64_t, const float *, const float *, const int64_t *, int64_t,
-                                int64_t, float *, int64_t, int64_t);
+                                int64_t, float *, int64_t, int64_t, int);
 typedef void (*fo_panel_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                               const float *, int64_t, int64_t, float *, float *, int64_t, int64_t, int,
                               fo_prefetch *);
@@ -107,10 +108,11 @@ typedef struct {
     /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
      * by tiles of direct_rows rows of A by direct_cols columns of B; 0, or
      * the most rows of A for which it also takes single products and A^T
-     * beyond panel_bytes (A up to 512 KiB: _matmul_t.pyx, L2_BYTES) */
+     * beyond panel_bytes (A up to 512 KiB: _matmul_t.pyx, L2_BYTES); its
+     * last argument asks for non-temporal stores where they can be made */
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
-                   float *, int64_t, int64_t);
+                   float *, int64_t, int64_t, int);
     /* a rectangle of R by dot products along A's rows (fo_gemm_dot.inc) */
     void (*dot)(int64_t, int64_t, const float *, int64_t, const float *, int64_t, int64_t, float *,
                 int64_t, int64_t, int64_t, int64_t);
@@ -125,7 +127,7 @@ typedef struct {
 
 typedef void (*fo_entries_d_fn)(int, int64_t, int64_t, int64_t, const double *, const int64_t *,
                                 int64_t, int64_t, const double *, const double *, const int64_t *, int64_t,
-                                int64_t, double *, int64_t, int64_t);
+                                int64_t, double *, int64_t, int64_t, int);
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                               const double *, int64_t, int64_t, double *, double *, int64_t, int64_t, int,
                               fo_prefetch *);
@@ -143,10 +145,11 @@ typedef struct {
     /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
      * by tiles of direct_rows rows of A by direct_cols columns of B; 0, or
      * the most rows of A for which it also takes single products and A^T
-     * beyond panel_bytes (A up to 512 KiB: _matmul_t.pyx, L2_BYTES) */
+     * beyond panel_bytes (A up to 512 KiB: _matmul_t.pyx, L2_BYTES); its
+     * last argument asks for non-temporal stores where they can be made */
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t,
-                   double *, int64_t, int64_t);
+                   double *, int64_t, int64_t, int);
     /* a rectangle of R by dot products along A's rows (fo_gemm_dot.inc) */
     void (*dot)(int64_t, int64_t, const double *, int64_t, const double *, int64_t, int64_t, double *,
                 int64_t, int64_t, int64_t, int64_t);
