@@ -336,14 +336,14 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # float64 (148 KiB) 0.72, 6 x 256 @ 256 x 256 float32 1.84, 32 x (7 x 128
     # @ 128 x 512) float32 (256 KiB) 1.77, float64 1.56, 6 x 4096 @ 4096 x
     # 4096 2.4-2.9, 5 x 1024 @ 1024 x 1024 3.3-4.3).
-    # 5 to 8 columns of B in batch entries whose A^T fits the panel kernel
-    # stay with it or the direct kernel: there the dot kernel's sums across
-    # lanes outweigh its FMAs (Zen 3, AVX2, 2 threads, 256 or 4096 entries,
-    # dot time / theirs: float64 (8,8)@(8,5..8) 2.8-4.9, (16,32)@(32,5..8)
-    # 1.9-2.8, (6,6)@(6,6) 3.4; float32 (16,32)@(32,5..8) 1.8-3.3; entries
-    # of 64x128 and more, which keep the dot kernel, read 0.41-1.36).
-    cdef bint few_cols = g.n <= DOT_MAX and (g.n <= NARROW_MAX
-                                             or not (n_batch > 1 and _fits_panel(&g, size)))
+    # Few columns of B in batch entries whose A^T fits the panel kernel stay
+    # with it or the direct kernel: there the dot kernel's sums across lanes
+    # outweigh its FMAs (Zen 3, AVX2, 2 threads, 256 or 4096 entries, dot
+    # time / theirs: float64 (8,8)@(8,5..8) 2.8-4.9, (16,32)@(32,5..8)
+    # 1.9-2.8, (6,6)@(6,6) 3.4, (8,8)@(8,4) 2.3, (16,16)@(16,4) 2.4; float32
+    # (16,32)@(32,5..8) 1.8-3.3, (16,16)@(16,4) 2.1; entries of 64x128 and
+    # more, which keep the dot kernel, read 0.41-1.36).
+    cdef bint few_cols = g.n <= DOT_MAX and not (n_batch > 1 and _fits_panel(&g, size))
     g.dot = (not g.tiny and g.sa1 == 1 and g.k >= lanes
              and (g.sb0 == 1 and (min(g.m, g.n) <= NARROW_MAX or few_cols
                                   or g.m <= DOT_MAX and g.k >= DOT_LONG_K)
