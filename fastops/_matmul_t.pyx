@@ -343,7 +343,8 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # 1.9-2.8, (6,6)@(6,6) 3.4, (8,8)@(8,4) 2.3, (16,16)@(16,4) 2.4; float32
     # (16,32)@(32,5..8) 1.8-3.3, (16,16)@(16,4) 2.1; entries of 64x128 and
     # more, which keep the dot kernel, read 0.41-1.36).
-    cdef bint few_cols = g.n <= DOT_MAX and not (n_batch > 1 and _fits_panel(&g, size))
+    cdef bint small_entry = n_batch > 1 and _fits_panel(&g, size)
+    cdef bint few_cols = g.n <= DOT_MAX and not small_entry
     g.dot = (not g.tiny and g.sa1 == 1 and g.k >= lanes
              and (g.sb0 == 1 and (min(g.m, g.n) <= NARROW_MAX or few_cols
                                   or g.m <= DOT_MAX and g.k >= DOT_LONG_K)
@@ -352,7 +353,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
              and (g.m <= NARROW_MAX or g.n >= 16 * lanes and g.k * g.n * size > L2_BYTES // 4))
     g.direct = (not g.dot and not g.few and g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
                 and not (g.m <= g.width and g.k == g.width)
-                and (n_batch > 1 and _fits_panel(&g, size)
+                and (small_entry
                      or g.m <= max_m and g.m * g.k * size <= L2_BYTES))
     if g.direct:
         g.panel_rows = cols
