@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 from fastops import _blas_loader, _matmul_t  # noqa: E402
 from fastops._config import show_config  # noqa: E402
-from fastops.matmul_t import matmul_t  # noqa: E402
+from fastops.matmul_t import matmul_t, matmul_t_plan  # noqa: E402
 from fastops.pipeline import Pipeline, PipelineStats  # noqa: E402
 from fastops.preprocess import preprocess  # noqa: E402
 
@@ -19,4 +19,4 @@ _blas_loader.bind()
 if _os.environ.get("FASTOPS_SIMD"):
     _matmul_t.select_simd(_os.environ["FASTOPS_SIMD"])
 
-__all__ = ["matmul_t", "preprocess", "Pipeline", "PipelineStats", "show_config", "__version__"]
+__all__ = ["matmul_t", "matmul_t_plan", "preprocess", "Pipeline", "PipelineStats", "show_config", "__version__"]

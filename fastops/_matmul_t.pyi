@@ -9,6 +9,11 @@ class UnalignedError(ValueError): ...
 def matmul_t_into(a: np.ndarray, b: np.ndarray, out: np.ndarray | None,
                   shape: tuple[int, ...], method: int, num_threads: int) -> np.ndarray: ...
 
+def plan(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...], method: int,
+         num_threads: int) -> dict[str, object]: ...
+
+KERNEL_NAMES: tuple[str, ...]
+SPLIT_NAMES: tuple[str, ...]
 OUT_NOT_C_CONTIGUOUS: int
 OUT_READ_ONLY: int
 OUT_NEAR_A: int

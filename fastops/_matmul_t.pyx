@@ -213,6 +213,7 @@ cdef struct Geometry:
     const fo_tile_kernel_d *kd       # float64; the other is NULL): fo_level_for
     int64_t m, n, k                  # A is (m, k), B is (k, n), R is (n, m)
     int64_t sa0, sa1, sb0, sb1       # element strides, any sign
+    int level                        # the product's SIMD variant (index into fo_kernels_*)
     int64_t mr, nr                   # register tile of the product's SIMD variant
     int64_t width                    # panel kernel width for this m (lanes or half)
     int64_t panel_rows, panel_bytes  # rows of R per panel / direct kernel block, largest packed A^T
@@ -296,6 +297,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.tiny = tiny_width > 0
     if not g.tiny:
         level = fo_level_for(max(g.m, g.n) * size)
+    g.level = level
     if floating is float:
         g.ks, g.kd = fo_kernels_s[level], NULL
         g.mr, g.nr = g.ks.mr, g.ks.nr
@@ -686,20 +688,24 @@ cdef inline bint _blas_fits(int64_t x) noexcept nogil:
     return fo_blas_ilp64 or x < 2147483647
 
 
-cdef bint _blas_one(const Geometry *g, const floating *a, const floating *b,
+cdef bint _blas_layout(const Geometry *g, int *tx, int64_t *ldx, int *ty,
+                       int64_t *ldy) noexcept nogil:
+    """Can R = B^T @ A^T go to CBLAS as is?  Sets the operands' trans and ld."""
+    return (_blas_operand(g.n, g.k, g.sb1, g.sb0, tx, ldx)
+            and _blas_operand(g.k, g.m, g.sa1, g.sa0, ty, ldy)
+            and _blas_fits(max(ldx[0], ldy[0])) and _blas_fits(g.m * g.n))
+
+
+cdef void _blas_one(const Geometry *g, const floating *a, const floating *b,
                     floating *r) noexcept nogil:
-    """R = B^T @ A^T through CBLAS; False (nothing written) if the layout can't go."""
+    """R = B^T @ A^T through CBLAS, a layout _blas_layout accepts."""
     cdef int tx, ty
     cdef int64_t ldx, ldy
-    if not (_blas_operand(g.n, g.k, g.sb1, g.sb0, &tx, &ldx)
-            and _blas_operand(g.k, g.m, g.sa1, g.sa0, &ty, &ldy)
-            and _blas_fits(max(ldx, ldy)) and _blas_fits(g.m * g.n)):
-        return False
+    _blas_layout(g, &tx, &ldx, &ty, &ldy)
     if floating is float:
         fo_blas_gemm_s(tx, ty, g.n, g.m, g.k, b, ldx, a, ldy, r, g.m)
     else:
         fo_blas_gemm_d(tx, ty, g.n, g.m, g.k, b, ldx, a, ldy, r, g.m)
-    return True
 
 
 # ------------------------------------------------------------- batch loop --
@@ -725,51 +731,120 @@ cdef inline bint _split_batch(int64_t n_batch, int n_threads, int64_t work,
         n_batch % n_threads == 0 or n_batch >= 4 * n_threads or not _worth_threads(work, size))
 
 
-cdef bint _run_blas(const Geometry *g, const floating *pa, const floating *pb,
+# The kernel a plan runs (plan() names them: KERNEL_NAMES), and how it
+# shares the threads: one thread, one product per thread, or threads inside
+# each product in turn.
+cdef enum:
+    KERNEL_BLAS = 0
+    KERNEL_TINY = 1                  # KERNEL_TINY .. KERNEL_DIRECT: whole batch entries
+    KERNEL_DOT = 2                   # per C call (_entries) unless split inside products
+    KERNEL_FEW = 3
+    KERNEL_DIRECT = 4
+    KERNEL_PANEL = 5
+    KERNEL_GEMM = 6
+    SPLIT_NONE = 0
+    SPLIT_BATCH = 1
+    SPLIT_PRODUCT = 2
+
+KERNEL_NAMES = ("blas", "tiny", "dot", "few-rows", "direct", "panel", "blocked-gemm")
+SPLIT_NAMES = ("none", "batch", "product")
+
+
+cdef struct Plan:
+    int kernel                       # KERNEL_*
+    int split                        # SPLIT_*
+    int threads                      # threads it runs on (BLAS: it may take fewer)
+
+
+cdef Plan _plan(const Geometry *g, int64_t n_batch, bint blas, int n_threads) noexcept nogil:
+    """What runs every product of the batch, on how many threads, split how.
+
+    BLAS (blas: method METHOD_BLAS, and a layout it takes): over batch entries with
+    one BLAS thread each where _split_batch says so and the BLAS can set its
+    threads per caller, else n_threads inside each call.  Native: the kernel
+    _geometry chose (tiny, dot, few-rows or direct), else the panel kernel if
+    A^T fits it, else the blocked GEMM; on n_threads, or for too little work
+    one thread per half of L2 the results fill (_worth_threads).  Threads
+    inside one product run the dot / few-rows kernels over R's longer side and
+    the tiny products' panel kernel (or the direct kernel, where _geometry
+    chose it) over R's rows.
+    """
+    cdef Plan p
+    cdef int tx, ty
+    cdef int64_t ldx, ldy, size = sizeof(float) if g.ks != NULL else sizeof(double)
+    cdef int64_t work = g.m * g.n * g.k
+    cdef int64_t halves_of_l2 = _cdiv(2 * g.n * g.m * n_batch * size, L2_BYTES)
+    if blas and _blas_layout(g, &tx, &ldx, &ty, &ldy):
+        p.kernel, p.threads = KERNEL_BLAS, n_threads
+        if (n_threads > 1 and _split_batch(n_batch, n_threads, work, size)
+                and fo_blas_threads_local != NULL):
+            p.split = SPLIT_BATCH
+        else:
+            p.split = SPLIT_PRODUCT if n_threads > 1 else SPLIT_NONE
+        return p
+    p.threads = (n_threads if _worth_threads(work * n_batch, size)
+                 else <int>min(n_threads, halves_of_l2))
+    if p.threads > 1 and _split_batch(n_batch, p.threads, work, size):
+        p.split = SPLIT_BATCH
+    else:
+        p.split = SPLIT_PRODUCT if p.threads > 1 else SPLIT_NONE
+    if g.tiny and p.split != SPLIT_PRODUCT:
+        p.kernel = KERNEL_TINY
+    elif g.dot:
+        p.kernel = KERNEL_DOT
+    elif g.few:
+        p.kernel = KERNEL_FEW
+    elif g.direct:
+        p.kernel = KERNEL_DIRECT
+    elif _fits_panel(g, size):
+        p.kernel = KERNEL_PANEL
+    else:
+        p.kernel = KERNEL_GEMM
+    return p
+
+
+cdef void _run_blas(const Geometry *g, const Plan *p, const floating *pa, const floating *pb,
                     floating *pr, const int64_t *a_off, const int64_t *b_off,
-                    int64_t n_batch, int n_threads) noexcept nogil:
-    """Every product through CBLAS; False (nothing written) if the layout can't go."""
+                    int64_t n_batch) noexcept nogil:
+    """Every product through CBLAS (p.kernel is KERNEL_BLAS)."""
     cdef int64_t t, stride_r = g.n * g.m
-    cdef bint by_batch = (n_threads > 1
-                          and _split_batch(n_batch, n_threads, g.m * g.n * g.k, sizeof(floating))
-                          and fo_blas_threads_local != NULL)
-    cdef int previous = fo_blas_set_threads(1 if by_batch else n_threads)
-    cdef bint done = _blas_one(g, pa + a_off[0], pb + b_off[0], pr)
-    if done and by_batch:
-        for t in prange(1, n_batch, schedule="static", num_threads=n_threads):
+    cdef int previous = fo_blas_set_threads(1 if p.split == SPLIT_BATCH else p.threads)
+    if p.split == SPLIT_BATCH:
+        for t in prange(n_batch, schedule="static", num_threads=p.threads):
             fo_blas_set_threads(1)
             _blas_one(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r)
-    elif done:
-        for t in range(1, n_batch):
+    else:
+        for t in range(n_batch):
             _blas_one(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r)
     if previous > 0:
         fo_blas_set_threads(previous)
-    return done
 
 
-cdef void _native_all(const Geometry *g, bint panel, const floating *pa,
+cdef void _native_all(const Geometry *g, const Plan *p, const floating *pa,
                       const floating *pb, floating *pr, const int64_t *a_off,
-                      const int64_t *b_off, int64_t n_batch, int nt, bint by_batch,
+                      const int64_t *b_off, int64_t n_batch,
                       floating *scratch, int64_t per_thread,
                       int64_t rows_len) noexcept nogil:
-    """Every product of the batch on nt threads: over batch entries (by_batch)
-    or inside each product; scratch holds per_thread elements per thread."""
+    """Every product of the batch by the native kernels, as planned (_plan);
+    scratch holds per_thread elements per thread."""
     cdef int64_t t, stride_r = g.n * g.m
-    if (g.tiny or g.direct or g.dot or g.few) and by_batch:
+    cdef int nt = p.threads
+    cdef bint whole_entries = p.kernel <= KERNEL_DIRECT, panel = p.kernel != KERNEL_GEMM
+    if whole_entries and p.split == SPLIT_BATCH:
         for t in prange(nt, schedule="static", num_threads=nt):
             _entries(g, pa, pb, pr, a_off, b_off, t * n_batch // nt, (t + 1) * n_batch // nt)
-    elif (g.tiny or g.direct or g.dot or g.few) and nt == 1:
+    elif whole_entries and p.split == SPLIT_NONE:
         _entries(g, pa, pb, pr, a_off, b_off, 0, n_batch)
-    elif by_batch:
+    elif p.split == SPLIT_BATCH:
         for t in prange(n_batch, schedule="static", num_threads=nt):
             _native_entry(g, panel, pa, pb, pr, a_off, b_off, t, n_batch,
                           scratch + omp_get_thread_num() * per_thread,
                           scratch + omp_get_thread_num() * per_thread + rows_len)
-    elif nt == 1:
+    elif p.split == SPLIT_NONE:
         for t in range(n_batch):
             _native_entry(g, panel, pa, pb, pr, a_off, b_off, t, n_batch,
                           scratch, scratch + rows_len)
-    elif g.dot or g.few:
+    elif p.kernel == KERNEL_DOT or p.kernel == KERNEL_FEW:
         for t in range(n_batch):
             _narrow_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r, nt)
     elif panel:
@@ -782,44 +857,36 @@ cdef void _native_all(const Geometry *g, bint panel, const floating *pa,
                            scratch, per_thread, rows_len, nt)
 
 
-cdef int _run_native(const Geometry *g, const floating *pa, const floating *pb,
+cdef int _run_native(const Geometry *g, const Plan *p, const floating *pa, const floating *pb,
                      floating *pr, const int64_t *a_off, const int64_t *b_off,
-                     int64_t n_batch, int n_threads) except -1:
-    """Every product through the native kernels.
+                     int64_t n_batch) except -1:
+    """Every product through the native kernels, as planned.
 
     Scratch per thread: packed B^T rows (or the panel kernel's A^T) and a
     packed A^T block.  Small scratch lives on the stack.
     """
-    cdef int64_t stride_r = g.n * g.m, work = g.m * g.n * g.k
     cdef int64_t rows_len, cols_len, per_thread
     cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
-    cdef bint panel = g.direct or g.dot or g.few or _fits_panel(g, sizeof(floating))
-    cdef int64_t halves_of_l2 = _cdiv(2 * stride_r * n_batch * <int64_t>sizeof(floating), L2_BYTES)
-    cdef int nt = (n_threads if _worth_threads(work * n_batch, sizeof(floating))
-                   else <int>min(n_threads, halves_of_l2))
-    cdef bint by_batch = nt > 1 and _split_batch(n_batch, nt, work, sizeof(floating))
     cdef size_t total
-    if panel:
+    if p.kernel != KERNEL_GEMM:
         rows_len, cols_len = _round_up(_panel_scratch(g), 16), 0
     else:
         rows_len = _round_up(g.mc * min(g.k, <int64_t>KC), 16)
         cols_len = _round_up(g.nc * min(g.k, <int64_t>KC), 16)
     per_thread = rows_len + cols_len
-    total = per_thread * nt * sizeof(floating)
+    total = per_thread * p.threads * sizeof(floating)
     if total <= STACK_BYTES:
         scratch = <floating *>(<intptr_t>(stack + 63) & ~(<intptr_t>63))
     else:
         scratch = <floating *>aligned_alloc(64, _round_up(total, 64))
         if scratch == NULL:
             raise MemoryError("fastops.matmul_t: cannot allocate packing buffers")
-    if _worth_releasing_gil(work * n_batch):
+    if _worth_releasing_gil(g.m * g.n * g.k * n_batch):
         with nogil:
-            _native_all(g, panel, pa, pb, pr, a_off, b_off, n_batch, nt, by_batch,
-                        scratch, per_thread, rows_len)
+            _native_all(g, p, pa, pb, pr, a_off, b_off, n_batch, scratch, per_thread, rows_len)
     else:
-        _native_all(g, panel, pa, pb, pr, a_off, b_off, n_batch, nt, by_batch,
-                    scratch, per_thread, rows_len)
+        _native_all(g, p, pa, pb, pr, a_off, b_off, n_batch, scratch, per_thread, rows_len)
     if total > STACK_BYTES:
         free(scratch)
     return 0
@@ -829,17 +896,17 @@ cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
               const int64_t *a_off, const int64_t *b_off, int64_t n_batch,
               int method, int n_threads) except -1:
     cdef Geometry g = _geometry(kind, a, b, n_batch)
+    cdef Plan p = _plan(&g, n_batch, method == METHOD_BLAS, n_threads)
     cdef const floating *pa = <const floating *>cnp.PyArray_DATA(a)
     cdef const floating *pb = <const floating *>cnp.PyArray_DATA(b)
     cdef floating *pr = <floating *>cnp.PyArray_DATA(out)
-    cdef bint done = False
-    if method == METHOD_BLAS and _worth_releasing_gil(g.m * g.n * g.k * n_batch):
+    if p.kernel != KERNEL_BLAS:
+        _run_native(&g, &p, pa, pb, pr, a_off, b_off, n_batch)
+    elif _worth_releasing_gil(g.m * g.n * g.k * n_batch):
         with nogil:
-            done = _run_blas(&g, pa, pb, pr, a_off, b_off, n_batch, n_threads)
-    elif method == METHOD_BLAS:
-        done = _run_blas(&g, pa, pb, pr, a_off, b_off, n_batch, n_threads)
-    if not done:
-        _run_native(&g, pa, pb, pr, a_off, b_off, n_batch, n_threads)
+            _run_blas(&g, &p, pa, pb, pr, a_off, b_off, n_batch)
+    else:
+        _run_blas(&g, &p, pa, pb, pr, a_off, b_off, n_batch)
     return 0
 
 
@@ -959,6 +1026,41 @@ def matmul_t_into(cnp.ndarray a, cnp.ndarray b, out, tuple shape, int method,
         free(ao)
         free(bo)
     return r
+
+
+def plan(cnp.ndarray a, cnp.ndarray b, tuple shape, int method, int num_threads) -> dict:
+    """What matmul_t_into(a, b, None, shape, method, num_threads) would run,
+    computing nothing: a dict of "kernel" (one of KERNEL_NAMES, or "none" for
+    an empty result, "zeros" for k = 0), "simd" (the native kernels' variant;
+    None for BLAS and the two above), "threads", "split" (SPLIT_NAMES: one
+    thread, one batch entry per thread, or threads inside each product) and
+    "gil_released".  UnalignedError as matmul_t_into."""
+    cdef int64_t size = 1, work
+    cdef int64_t n_batch = 1
+    cdef int d
+    cdef Geometry g
+    cdef Plan p
+    for d in range(len(shape)):
+        size *= shape[d]
+        if d < len(shape) - 2:
+            n_batch *= shape[d]
+    if size == 0 or cnp.PyArray_DIMS(a)[cnp.PyArray_NDIM(a) - 1] == 0:
+        return {"kernel": "zeros" if size else "none", "simd": None,
+                "threads": 1, "split": SPLIT_NAMES[SPLIT_NONE], "gil_released": False}
+    if not (cnp.PyArray_ISALIGNED(a) and cnp.PyArray_ISALIGNED(b)):
+        raise UnalignedError("operands must have strides in whole elements")
+    if num_threads == 0:
+        num_threads = default_n_threads()
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32:
+        g = _geometry(<float *>NULL, a, b, n_batch)
+    else:
+        g = _geometry(<double *>NULL, a, b, n_batch)
+    p = _plan(&g, n_batch, method == METHOD_BLAS, num_threads)
+    work = g.m * g.n * g.k * n_batch
+    return {"kernel": KERNEL_NAMES[p.kernel],
+            "simd": None if p.kernel == KERNEL_BLAS else fo_simd_names[g.level].decode(),
+            "threads": p.threads, "split": SPLIT_NAMES[p.split],
+            "gil_released": _worth_releasing_gil(work)}
 
 
 cdef int _run_typed(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, const int64_t *ao,

@@ -10,7 +10,7 @@ from fastops import _matmul_t
 from fastops._blas_loader import BLAS_INFO
 from fastops._openmp_helpers import openmp_effective_n_threads
 
-__all__ = ["matmul_t"]
+__all__ = ["matmul_t", "matmul_t_plan"]
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
@@ -107,6 +107,36 @@ def _check_out(out, shape: tuple, dtype: np.dtype, a: np.ndarray, b: np.ndarray)
             raise ValueError("out overlaps an input; pass a separate array")
 
 
+def _result_shape(shape_a: tuple, shape_b: tuple) -> tuple[tuple, int]:
+    """The result's shape (batch + (n, m)) and batch size; ValueError naming
+    the shapes if they do not multiply."""
+    if len(shape_a) < 2 or len(shape_b) < 2:
+        raise ValueError(f"matmul_t needs arrays of at least 2 dimensions, got shapes "
+                         f"{shape_a} and {shape_b}")
+    if shape_a[-1] != shape_b[-2]:
+        raise _inner_mismatch(shape_a, shape_b)
+    batch = shape_a[:-2]
+    if batch != shape_b[:-2]:
+        try:
+            batch = np.broadcast_shapes(batch, shape_b[:-2])
+        except ValueError:
+            raise ValueError(f"matmul_t: batch dimensions do not broadcast: "
+                             f"{shape_a} @ {shape_b}") from None
+    return batch + (shape_b[-1], shape_a[-2]), prod(batch)
+
+
+def _inner_mismatch(shape_a: tuple, shape_b: tuple) -> ValueError:
+    return ValueError(f"matmul_t: inner dimensions differ: {shape_a} @ {shape_b} "
+                      f"({shape_a[-1]} != {shape_b[-2]})")
+
+
+def _method_for(method: str, dtype: np.dtype, work: int, k: int, n_batch: int) -> int:
+    """The method code for `method` ("auto": the faster path for the shape)."""
+    if method == "auto":
+        return _NATIVE if work < _NATIVE_MAX else _auto_method(dtype, work, k, n_batch)
+    return _method_code(method)
+
+
 def _method_code(method: str) -> int:
     code = _METHODS.get(method)
     if code is None:
@@ -150,34 +180,22 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
     if convert:
         dtype = _result_dtype(a, b)
     shape_a, shape_b = a.shape, b.shape
-    if len(shape_a) == 2 and len(shape_b) == 2:
+    if len(shape_a) == 2 and len(shape_b) == 2:  # _result_shape's case, inline (small products)
         m, k = shape_a
         k_b, n = shape_b
+        if k_b != k:
+            raise _inner_mismatch(shape_a, shape_b)
         shape = (n, m)
         n_batch = 1
     else:
-        if len(shape_a) < 2 or len(shape_b) < 2:
-            raise ValueError(f"matmul_t needs arrays of at least 2 dimensions, got shapes "
-                             f"{shape_a} and {shape_b}")
+        shape, n_batch = _result_shape(shape_a, shape_b)
         m, k = shape_a[-2:]
-        k_b, n = shape_b[-2:]
-        batch = shape_a[:-2]
-        if batch != shape_b[:-2]:
-            try:
-                batch = np.broadcast_shapes(batch, shape_b[:-2])
-            except ValueError:
-                raise ValueError(f"matmul_t: batch dimensions do not broadcast: "
-                                 f"{shape_a} @ {shape_b}") from None
-        shape = batch + (n, m)
-        n_batch = prod(batch)
-    if k_b != k:
-        raise ValueError(f"matmul_t: inner dimensions differ: {shape_a} @ {shape_b} "
-                         f"({k} != {k_b})")
-    if method == "auto":
-        work = m * n * k
-        code = _NATIVE if work < _NATIVE_MAX else _auto_method(dtype, work, k, n_batch)
+        n = shape_b[-1]
+    work = m * n * k
+    if method == "auto" and work < _NATIVE_MAX:
+        code = _NATIVE
     else:
-        code = _method_code(method)
+        code = _method_for(method, dtype, work, k, n_batch)
     # 0: the compiled side resolves OpenMP's default (one Python call less)
     n_threads = 0 if num_threads is None else openmp_effective_n_threads(num_threads)
     if out is not None:
@@ -190,3 +208,39 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
     except _matmul_t.UnalignedError:  # strides not in whole elements: rare, copy
         return matmul_t(_as_operand(a, dtype), _as_operand(b, dtype), out=out,
                         num_threads=num_threads, method=method)
+
+
+def matmul_t_plan(a, b, *, num_threads: int | None = None,
+                  method: Literal["auto", "native", "blas"] = "auto") -> dict:
+    """How ``matmul_t(a, b, num_threads=..., method=...)`` would compute, without computing.
+
+    Same arguments and errors as :func:`matmul_t` (no ``out``).  Returns a
+    dict: ``shape`` and ``dtype`` of the result, ``batch`` (products),
+    ``converted`` (the operands copied first: to the result dtype, or for
+    strides that are not whole elements), ``method`` ("native" or "blas":
+    "blas" falls back to "native" for layouts without a unit stride),
+    ``kernel`` ("blas", "tiny", "dot", "few-rows", "direct", "panel",
+    "blocked-gemm"; "none" for an empty result, "zeros" for k = 0), ``simd``
+    (the native kernel's variant, else None), ``threads``, ``split`` ("none":
+    one thread, "batch": one product per thread, "product": threads inside
+    each product in turn) and ``gil_released``.  README, "Which kernel runs".
+
+    >>> import numpy as np, fastops
+    >>> x = np.ones((4, 4), np.float32)
+    >>> fastops.matmul_t_plan(x, x, num_threads=1)["kernel"]
+    'tiny'
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    dtype = _result_dtype(a, b)
+    shape, n_batch = _result_shape(a.shape, b.shape)
+    code = _method_for(method, dtype, a.shape[-2] * a.shape[-1] * b.shape[-1], a.shape[-1], n_batch)
+    n_threads = 0 if num_threads is None else openmp_effective_n_threads(num_threads)
+    converted = [name for name, x in (("a", a), ("b", b)) if x.dtype != dtype]
+    a, b = (x if x.dtype == dtype else _as_operand(x, dtype) for x in (a, b))
+    try:
+        plan = _matmul_t.plan(a, b, shape, code, n_threads)
+    except _matmul_t.UnalignedError:
+        converted = ["a", "b"]
+        plan = _matmul_t.plan(_as_operand(a, dtype), _as_operand(b, dtype), shape, code, n_threads)
+    return {"shape": shape, "dtype": dtype, "batch": n_batch, "converted": converted,
+            "method": "blas" if plan["kernel"] == "blas" else "native", **plan}
