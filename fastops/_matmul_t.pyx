@@ -204,6 +204,9 @@ cdef enum:
     ALIGNED_MIN_BYTES = 256 * 1024
     NARROW_MAX = 4
     DOT_MAX = 8
+    FEW_MAX = 8                      # the few-rows kernel's most rows of A (fo_gemm_dot.inc)
+    FEW_MIN_COLS = 128
+    FEW_CACHED_BYTES = 512 * 1024    # FO_FEW_CACHED: up to it, 2-4 rows of A take its strips
     DOT_LONG_K = 1024
     DOT_PACK_BYTES = 64 * 1024
 
@@ -337,7 +340,17 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # panel time / few-rows time: 7 x 512 @ 512 x 37 float32 (74 KiB) 0.67,
     # float64 (148 KiB) 0.72, 6 x 256 @ 256 x 256 float32 1.84, 32 x (7 x 128
     # @ 128 x 512) float32 (256 KiB) 1.77, float64 1.56, 6 x 4096 @ 4096 x
-    # 4096 2.4-2.9, 5 x 1024 @ 1024 x 1024 3.3-4.3).
+    # 4096 2.4-2.9, 5 x 1024 @ 1024 x 1024 3.3-4.3).  With AVX2 and SSE (4
+    # rows in the direct kernel) the same goes for 4 to 7 rows of A, B's rows
+    # of FEW_MIN_COLS columns at least, except batch entries with 4 rows
+    # whose B fits FEW_CACHED_BYTES (the few-rows kernel's strips, as in
+    # fo_gemm_dot.inc; there they read B down its columns from memory: direct
+    # time / few-rows time 0.76-0.82).  Zen 3, 2 threads, blocked GEMM,
+    # panel or direct time / few-rows time, 60 shapes of m = 4, 5, 7 by k x n
+    # of 128 x 512 to 64 x 2048, single and 64 entries: 1.08-3.99 (median
+    # 2.2); 4096^2 B (memory-bound) 2.8-3.6, 6 x 256 @ 256 x 256 float32
+    # 1.6-1.75, 256 x (6 x 128 @ 128 x 512) 1.8-2.2; float64 with 64-column
+    # rows of B 0.77-0.98 (so FEW_MIN_COLS).
     # Few columns of B in batch entries whose A^T fits the panel kernel stay
     # with it or the direct kernel: there the dot kernel's sums across lanes
     # outweigh its FMAs (Zen 3, AVX2, 2 threads, 256 or 4096 entries, dot
@@ -351,8 +364,12 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
              and (g.sb0 == 1 and (min(g.m, g.n) <= NARROW_MAX or few_cols
                                   or g.m <= DOT_MAX and g.k >= DOT_LONG_K)
                   or few_cols and g.n * g.k * size <= DOT_PACK_BYTES))
-    g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.m < rows and g.n >= lanes
-             and (g.m <= NARROW_MAX or g.n >= 16 * lanes and g.k * g.n * size > L2_BYTES // 4))
+    cdef bint wide_b = g.n >= 16 * lanes and g.k * g.n * size > L2_BYTES // 4
+    cdef bint strips = g.m <= NARROW_MAX and g.k * g.n * size <= FEW_CACHED_BYTES
+    g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.n >= lanes
+             and (g.m < rows and (g.m <= NARROW_MAX or wide_b)
+                  or g.m < FEW_MAX and wide_b and g.n >= FEW_MIN_COLS
+                  and not (n_batch > 1 and strips)))
     g.direct = (not g.dot and not g.few and g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
                 and not (g.m <= g.width and g.k == g.width)
                 and (small_entry

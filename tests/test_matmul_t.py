@@ -1103,6 +1103,9 @@ def simd_variant(request):
     ((70, 1100), (1100, 33)),         # blocked GEMM, several k blocks
     ((256, 40), (40, 77)),            # AVX-512: the direct kernel up to 256 rows of A,
     ((257, 40), (40, 77)),            # the blocked GEMM from 257
+    ((5, 300), (300, 261)),           # few-rows kernel, 5 rows (AVX2 too), ragged last vector
+    ((3, 7, 200), (3, 200, 300)),     # ... in a batch, 7 rows
+    ((4, 600), (600, 1030)),          # ... 4 rows, B past its strips' 512 KiB
 ])
 def test_every_simd_variant_matches_reference(simd_variant, dtype, a_shape, b_shape):
     """Every variant against the reference on 1 and 2 threads. With AVX-512,

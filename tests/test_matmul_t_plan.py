@@ -57,9 +57,18 @@ ROUTES_AVX2 = [
     ((32, 128, 128), (32, 128, 7), F64, "dot", "batch"),
     ((1024, 1024), (1024, 6), F64, "dot", "product"),
     ((1024, 1024), (1024, 1), F32, "dot", "product"),
-    # up to 3 rows of A against wide rows of B: the few-rows kernel
+    # 1 to 7 rows of A against wide rows of B: the few-rows kernel (with AVX2
+    # from 4 rows too: 1.1-4x the blocked GEMM, panel or direct kernel on Zen 3)
     ((1, 1024), (1024, 1024), F32, "few-rows", "product"),
     ((3, 4096), (4096, 4096), F64, "few-rows", "product"),
+    ((4, 4096), (4096, 4096), F32, "few-rows", "product"),
+    ((5, 4096), (4096, 4096), F64, "few-rows", "product"),
+    ((7, 2048), (2048, 128), F64, "few-rows", "product"),
+    ((256, 6, 128), (256, 128, 512), F32, "few-rows", "batch"),
+    # ... but not 4 rows in batch entries whose B its strips would read from memory,
+    ((256, 4, 128), (256, 128, 512), F32, "direct", "batch"),
+    # nor rows of B under FEW_MIN_COLS columns
+    ((7, 2048), (2048, 64), F64, "blocked-gemm", "product"),
     # k = 1 (the Llama node): the panel kernel, rows of R split between threads
     ((1, 128, 1), (1, 1, 1024), F32, "panel", "product"),
     # the rest: blocked GEMM, over batch entries or inside each product
