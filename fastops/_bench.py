@@ -137,7 +137,10 @@ class Impl:
     ``available()`` returns None when the implementation can run here, else a
     short reason (e.g. "not installed") shown in the table.  ``checked=False``
     marks a peer that computes a related but different recipe (its docstring
-    says how): only its result's shape is checked.
+    says how): only its result's shape is checked.  ``route(inputs, settings)``,
+    where given, says in a few words which code path the call takes (fastops:
+    :func:`fastops.matmul_t_plan`'s kernel, SIMD variant and threads), so that
+    a change of routing shows between two result files.
     """
 
     name: str
@@ -146,6 +149,7 @@ class Impl:
     available: Callable[[], str | None] = lambda: None
     doc: str = ""
     checked: bool = True
+    route: Callable[[Inputs, Settings], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,8 @@ class Result:
     pct_bandwidth: float | None = None
     #: share of all CPUs other processes used while this case was timed (None: unknown)
     foreign_load: float | None = None
+    #: the code path the implementation took (``Impl.route``; None: not given)
+    route: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record of this result."""
@@ -475,6 +481,8 @@ def run_case(kernel: Kernel, case: Case, dtype: str, impls: Sequence[Impl], sett
     bandwidth = peaks.get("bandwidth") if kernel.peak == "dtype" and case.elements else None
     least_bytes = case.elements * np.dtype(dtype).itemsize
     foreign = monitor.foreign_fraction()
+    routes = {impl.name: impl.route(inputs, settings) for impl in impls
+              if impl.name in calls and impl.route is not None}
     for name in names:  # keep the implementations' order in the results
         median = statistics.median(samples[name])
         gflops = case.flops / median / 1e9
@@ -483,7 +491,7 @@ def run_case(kernel: Kernel, case: Case, dtype: str, impls: Sequence[Impl], sett
             samples_s=samples[name], flops=case.flops, gflops=gflops,
             pct_peak=(100.0 * gflops / peak) if peak else None, unit=kernel.unit,
             pct_bandwidth=(100.0 * least_bytes / median / 1e9 / bandwidth) if bandwidth else None,
-            foreign_load=foreign))
+            foreign_load=foreign, route=routes.get(name)))
 
 
 def select_impls(kernel: Kernel, only: Sequence[str] | None = None) -> list[Impl]:
@@ -970,6 +978,20 @@ def _fastops_factory(method: str) -> Callable[[Inputs, Settings], Call]:
     return factory
 
 
+def _fastops_route(method: str) -> Callable[[Inputs, Settings], str]:
+    """The route of ``_fastops_factory(method)``'s call, from :func:`fastops.matmul_t_plan`:
+    e.g. "native few-rows avx2 x2 product" (method, kernel, SIMD variant or "-" for BLAS, threads, split)."""
+
+    def route(inputs: Inputs, settings: Settings) -> str:
+        from fastops import matmul_t_plan
+
+        a, b = inputs
+        plan = matmul_t_plan(a, b, num_threads=settings.threads, method=method)
+        return f"{plan['method']} {plan['kernel']} {plan['simd'] or '-'} x{plan['threads']} {plan['split']}"
+
+    return route
+
+
 def _numpy_swap(inputs: Inputs, settings: Settings) -> Call:
     """NumPy: ``swapaxes(b) @ swapaxes(a)`` -- (A·B)ᵀ = Bᵀ·Aᵀ, a fresh C-contiguous result."""
     a, b = inputs
@@ -1064,10 +1086,12 @@ def _fastops_blas_available() -> str | None:
 def matmul_t_impls() -> list[Impl]:
     """fastops' three methods, then the peers (NumPy, PyTorch, TensorFlow) in their fastest forms."""
     return [
-        Impl("fastops", _fastops_factory("auto"), is_fastops=True, doc="matmul_t(a, b, method='auto')"),
-        Impl("fastops-blas", _fastops_factory("blas"), is_fastops=True, available=_fastops_blas_available,
-             doc="matmul_t(a, b, method='blas')"),
-        Impl("fastops-native", _fastops_factory("native"), is_fastops=True, doc="matmul_t(a, b, method='native')"),
+        Impl("fastops", _fastops_factory("auto"), is_fastops=True, route=_fastops_route("auto"),
+             doc="matmul_t(a, b, method='auto')"),
+        Impl("fastops-blas", _fastops_factory("blas"), is_fastops=True, route=_fastops_route("blas"),
+             available=_fastops_blas_available, doc="matmul_t(a, b, method='blas')"),
+        Impl("fastops-native", _fastops_factory("native"), is_fastops=True, route=_fastops_route("native"),
+             doc="matmul_t(a, b, method='native')"),
         Impl("numpy", _numpy_swap, doc=_numpy_swap.__doc__ or ""),
         Impl("numpy-out", _numpy_out, doc=_numpy_out.__doc__ or ""),
         Impl("torch", _torch_matmul, available=_installed("torch"), doc=_torch_matmul.__doc__ or ""),

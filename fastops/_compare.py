@@ -17,13 +17,13 @@ import math
 import string
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastops._bench import _align, format_time
 
 __all__ = ["ResultFile", "CONFIG_FIELDS", "add_arguments", "load", "config_lines", "table_lines",
-           "summary_lines", "plot_ratios", "run"]
+           "summary_lines", "route_lines", "plot_ratios", "run"]
 
 #: (kernel, case, dtype, impl)
 Key = tuple[str, str, str, str]
@@ -49,12 +49,14 @@ _RESULT_KEYS = ("kernel", "case", "dtype", "impl")
 
 @dataclass(frozen=True)
 class ResultFile:
-    """One loaded result file: its label (A, B, ...), path, ``config`` and median times."""
+    """One loaded result file: its label (A, B, ...), path, ``config``, median times and routes."""
 
     label: str
     path: str
     config: Mapping[str, Any]
     times: dict[Key, float]
+    #: the results that name their code path (fastops' kernels; older files have none)
+    routes: dict[Key, str] = field(default_factory=dict)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +77,7 @@ def load(path: str, label: str) -> ResultFile:
     if not isinstance(results, list):
         raise ValueError(f"{path}: no 'results' list; expected the output of python -m fastops bench --json")
     times: dict[Key, float] = {}
+    routes: dict[Key, str] = {}
     for index, record in enumerate(results):
         try:
             key: Key = tuple(str(record[name]) for name in _RESULT_KEYS)  # type: ignore[assignment]
@@ -84,8 +87,11 @@ def load(path: str, label: str) -> ResultFile:
         if not seconds > 0:
             raise ValueError(f"{path}: result {index} has median_s {seconds!r}, expected > 0")
         times[key] = seconds
+        if record.get("route"):
+            routes[key] = str(record["route"])
     config = document.get("config")
-    return ResultFile(label=label, path=path, config=config if isinstance(config, Mapping) else {}, times=times)
+    return ResultFile(label=label, path=path, config=config if isinstance(config, Mapping) else {},
+                      times=times, routes=routes)
 
 
 def _lookup(value: Any, path: Sequence[str]) -> Any:
@@ -210,6 +216,18 @@ def plot_ratios(files: Sequence[ResultFile], path: str) -> None:
     plt.close(fig)
 
 
+def route_lines(files: Sequence[ResultFile]) -> list[str]:
+    """The rows whose route differs between files that record one, each file's route on it."""
+    lines = []
+    for key in _keys(files):
+        routes = [(f.label, f.routes[key]) for f in files if key in f.routes]
+        if len({route for _, route in routes}) > 1:
+            lines.append(f"  {' '.join(key)}: " + " | ".join(f"{label} {route}" for label, route in routes))
+    if not lines:
+        return ["routes: the same in every file that records them"]
+    return ["routes that differ (method, kernel, SIMD variant, threads, split):", *lines]
+
+
 def run(args: argparse.Namespace) -> int:
     """``compare``: load the files, print settings, table and summary, write the plot; exit code."""
     paths = [args.first, *args.others]
@@ -223,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     lines = config_lines(files) + [""] + table_lines(files) + [""] + summary_lines(files)
     lines.append(f"X vs {files[0].label} = {files[0].label} time / X time (> 1: X is faster); medians of each file")
+    lines += [""] + route_lines(files)
     print("\n".join(lines))
     if args.plot:
         try:

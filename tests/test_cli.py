@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fastops
 from fastops import _bench, _cli
 from fastops._runtime_info import cpu_identity, cpu_flags, cpu_model, runtime_info, simd_features
 
@@ -493,6 +494,16 @@ def test_bench_main_json_schema(tiny_matmul_t, tmp_path, capsys):
         assert rec["kernel"] == "matmul_t" and len(rec["samples_s"]) == 2
         assert rec["median_s"] > 0 and rec["pct_peak"] is not None
     assert {r["impl"] for r in results} == {"fastops", "numpy", "numpy-out"}
+    # each fastops result names its route, as matmul_t_plan gives it; peers name none
+    inputs = {case.name: case.make_inputs(np.dtype("float64")) for case in tiny_matmul_t}
+    for rec in results:
+        if rec["impl"] != "fastops":
+            assert rec["route"] is None
+            continue
+        a, b = inputs[rec["case"]]
+        plan = fastops.matmul_t_plan(a.astype(rec["dtype"]), b.astype(rec["dtype"]),
+                                     num_threads=doc["config"]["bench"]["fastops_threads"])
+        assert rec["route"] == f"{plan['method']} {plan['kernel']} {plan['simd'] or '-'} x{plan['threads']} {plan['split']}"
 
 
 def test_bench_keep_blas_env_warns(tiny_matmul_t, capsys):

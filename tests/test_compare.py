@@ -12,10 +12,12 @@ from fastops import _cli, _compare
 
 
 def _document(profile: str = "portable", simd: str = "avx512", cpu: str = "AMD EPYC",
-              features: tuple[str, ...] = ("avx2", "avx512f"), times: dict[tuple[str, str], float] | None = None
-              ) -> dict[str, Any]:
-    """A minimal bench --json document; ``times`` maps (case, impl) -> median seconds (float32)."""
+              features: tuple[str, ...] = ("avx2", "avx512f"), times: dict[tuple[str, str], float] | None = None,
+              routes: dict[tuple[str, str], str] | None = None) -> dict[str, Any]:
+    """A minimal bench --json document; ``times`` maps (case, impl) -> median seconds (float32),
+    ``routes`` (case, impl) -> the result's route (none when not given, as in older files)."""
     times = {("square 64", "fastops"): 2e-6, ("square 64", "numpy"): 4e-6} if times is None else times
+    routes = routes or {}
     return {
         "config": {
             "build": {"build": {"profile": profile, "compiler": {"args": ["-O3"]}}, "simd": {"active": simd}},
@@ -23,7 +25,8 @@ def _document(profile: str = "portable", simd: str = "avx512", cpu: str = "AMD E
             "blas_kernels": [{"owner": "numpy", "architecture": "SkylakeX"}],
             "bench": {"fastops_threads": 2, "peer_threads": 2, "quick": True},
         },
-        "results": [{"kernel": "matmul_t", "case": case, "dtype": "float32", "impl": impl, "median_s": seconds}
+        "results": [{"kernel": "matmul_t", "case": case, "dtype": "float32", "impl": impl, "median_s": seconds,
+                     **({"route": routes[case, impl]} if (case, impl) in routes else {})}
                     for (case, impl), seconds in times.items()],
     }
 
@@ -80,6 +83,24 @@ def test_three_files_and_geometric_mean(tmp_path: Path, capsys: pytest.CaptureFi
     assert [cell.strip() for cell in header.split("  ") if cell.strip()][4:] == ["A", "B", "C", "B vs A", "C vs A"]
     assert "B vs A, geometric mean (rows): fastops 2.00 (2)" in out
     assert "C vs A, geometric mean (rows): fastops 1.41 (2)" in out  # sqrt(4 * 0.5)
+
+
+def test_lists_rows_whose_route_differs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    times = {("square 64", "fastops"): 2e-6, ("square 256", "fastops"): 9e-5, ("square 64", "numpy"): 4e-6}
+    before = {("square 64", "fastops"): "native panel avx2 x1 none",
+              ("square 256", "fastops"): "native blocked-gemm avx2 x2 product"}
+    after = {**before, ("square 256", "fastops"): "blas blas avx2 x2 product"}
+    a = _write(tmp_path, "a.json", _document(times=times, routes=before))
+    b = _write(tmp_path, "b.json", _document(times=times, routes=after))
+    old = _write(tmp_path, "old.json", _document(times=times))  # written before routes were recorded
+    code, out, _ = _run(capsys, a, b, old)
+    assert code == 0
+    tail = out.splitlines()[-2:]
+    assert tail == ["routes that differ (method, kernel, SIMD variant, threads, split):",
+                    "  matmul_t square 256 float32 fastops: A native blocked-gemm avx2 x2 product"
+                    " | B blas blas avx2 x2 product"]
+    code, out, _ = _run(capsys, a, old)
+    assert out.splitlines()[-1] == "routes: the same in every file that records them"
 
 
 def test_plot_writes_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
