@@ -317,6 +317,9 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: S
                   "best peer = fastest non-fastops implementation")
             print(f"x {run.fastops_impls[kernel.name][0]} IQR = middle half of the per-round ratios "
                   "(samples are taken round-robin): a range that spans 1 is a tie on this machine")
+        if "x at peak" in table.splitlines()[0]:
+            print("x at peak = FMA peak / best peer's rate: the most any implementation could beat the best peer "
+                  "by on this machine (a speed-up target above it cannot be met here)")
         if "% copy" in table.splitlines()[0]:
             print("% copy = operands read once and the result written once, per second, as % of the copy "
                   "bandwidth: near 100 the case is memory-bound (above 100: its data stay in cache)")

@@ -393,14 +393,14 @@ def test_format_table():
                                 unsupported={("k", "n=64", "float64", "cv"): "no fp64"})
     lines = table.splitlines()
     assert lines[0].split() == ["case", "dtype", "fo", "fo-x", "np", "pt", "tf", "cv", "fo", "GFLOP/s", "%", "peak",
-                                "x", "fo", "x", "fo-x", "x", "fo", "IQR", "best", "peer"]
+                                "x", "fo", "x", "fo-x", "x", "fo", "IQR", "x", "at", "peak", "best", "peer"]
     assert set(lines[1]) == {"-"}
     f32, f64 = lines[2].split(), lines[3].split()
     assert f32[:4] == ["n=64", "float32", "1.00", "µs"]
     assert "not" in f32 and "installed" in f32
-    assert f32[-4:] == ["2.00", "0.50", "-", "np"]  # ratios: 2 µs / 1 µs, 2 µs / 4 µs; best peer np
-    assert f32[-6] == "524.3" and f32[-5] == "52.4"  # GFLOP/s and % of a 1000 GFLOP/s peak
-    assert "failed" in f64 and f64[-4:] == ["0.50", "-", "-", "pt"]  # one sample each: no IQR
+    assert f32[-5:] == ["2.00", "0.50", "-", "-", "np"]  # ratios: 2 µs / 1 µs, 2 µs / 4 µs; best peer np
+    assert f32[-7] == "524.3" and f32[-6] == "52.4"  # GFLOP/s and % of a 1000 GFLOP/s peak
+    assert "failed" in f64 and f64[-5:] == ["0.50", "-", "-", "-", "pt"]  # one sample each: no IQR
     assert f64[f64.index("installed") + 1] == "n/a" and "n/a" not in f32  # cv cannot do float64
 
 
@@ -413,6 +413,20 @@ def test_format_table_gives_the_spread_of_per_round_ratios():
     row = _bench.format_table([fo, np_], ["fo", "np"], ["fo"]).splitlines()[2].split()
     assert row[-3:] == ["2.00", "1.50-2.50", "np"]
     assert _bench.paired_ratio_quartiles(_result("c", "float32", "np", 1e-6), fo) is None
+
+
+def test_format_table_bounds_the_speed_up_by_the_peak():
+    """x at peak = peak / best peer's rate: the most a kernel at the machine's FMA peak could win by."""
+    fo = _result("c", "float32", "fo", 1e-3, peak=1.0)
+    np_ = _result("c", "float32", "np", 2e-3, peak=1.0)     # 0.262 GFLOP/s of a 1 GFLOP/s peak
+    pt = _result("c", "float32", "pt", 4e-3, peak=1.0)
+    lines = _bench.format_table([fo, np_, pt], ["fo", "np", "pt"], ["fo"]).splitlines()
+    names = [h.strip() for h in lines[0].split("  ") if h.strip()]
+    row = lines[2].split()
+    assert names[-2:] == ["x at peak", "best peer"]
+    assert row[-2:] == [f"{1.0 / np_.gflops:.2f}", "np"]   # from the best peer, not the slower pt
+    assert float(row[-2]) == pytest.approx(3.81, abs=0.01)
+    assert "x at peak" not in _bench.format_table([_result("c", "float32", "np", 1e-3)], ["np"], [])
 
 
 def test_format_table_flags_busy_rows():
