@@ -763,13 +763,15 @@ def paired_ratio_quartiles(peer: Result, own: Result) -> tuple[float, float] | N
 def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_impls: Sequence[str], *,
                  unit: str = "GFLOP/s", missing: Mapping[str, str] | None = None,
                  failed: Mapping[tuple[str, str, str, str], str] | None = None,
-                 unsupported: Mapping[tuple[str, str, str, str], str] | None = None) -> str:
+                 unsupported: Mapping[tuple[str, str, str, str], str] | None = None,
+                 fma_peak: bool = True) -> str:
     """One row per (case, dtype): each implementation's median time, fastops' rate (``unit``), % of peak
     and (FLOP kernels) % of the copy bandwidth its least memory traffic takes, the speed-up of every
     fastops implementation over the best peer, the middle half of the first one's per-round speed-ups
     (:func:`paired_ratio_quartiles`), the most any implementation could beat the best peer by at this
     machine's FMA peak ("x at peak": peak / the best peer's rate; a speed-up target above it cannot be met
-    here), and the best peer's name.
+    here; only where the peak is the FMA peak, ``fma_peak``: data in cache outrun the copy bandwidth),
+    and the best peer's name.
     A "busy" column appears when other processes used >= :data:`BUSY_THRESHOLD` of the CPUs
     while some row was timed (those rows are unreliable).
 
@@ -791,7 +793,8 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
     if primary:
         header += [f"{primary} {unit}"] + (["% peak"] if show_peak else []) + (["% copy"] if show_copy else [])
     header += [f"x {name}" for name in fastops_impls] + ([f"x {primary} IQR"] if primary else [])
-    header += ["x at peak"] if show_peak else []
+    show_ceiling = show_peak and fma_peak
+    header += ["x at peak"] if show_ceiling else []
     header += (["busy"] if show_busy else []) + ["best peer"]
     table = [header]
     for (kernel, case, dtype), by_impl in rows.items():
@@ -820,7 +823,7 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
             own = by_impl.get(primary)
             quartiles = paired_ratio_quartiles(best, own) if own and best else None
             cells.append(f"{quartiles[0]:.2f}-{quartiles[1]:.2f}" if quartiles else "-")
-        if show_peak:
+        if show_ceiling:
             cells.append(f"{100.0 / best.pct_peak:.2f}" if best and best.pct_peak else "-")
         if show_busy:
             load = max((res.foreign_load or 0) for res in by_impl.values()) if by_impl else 0

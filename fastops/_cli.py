@@ -310,7 +310,8 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: S
         table = _bench.format_table([r for r in run.results if r.kernel == kernel.name], run.impl_names[kernel.name],
                                     run.fastops_impls[kernel.name], unit=kernel.unit,
                                     missing=run.missing.get(kernel.name),
-                                    failed=run.failed, unsupported=run.unsupported)
+                                    failed=run.failed, unsupported=run.unsupported,
+                                    fma_peak=kernel.peak == "dtype")
         print(table)
         if run.fastops_impls[kernel.name]:
             print("x <impl> = best peer time / <impl> time (> 1: fastops faster); "

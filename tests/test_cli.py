@@ -427,6 +427,8 @@ def test_format_table_bounds_the_speed_up_by_the_peak():
     assert row[-2:] == [f"{1.0 / np_.gflops:.2f}", "np"]   # from the best peer, not the slower pt
     assert float(row[-2]) == pytest.approx(3.81, abs=0.01)
     assert "x at peak" not in _bench.format_table([_result("c", "float32", "np", 1e-3)], ["np"], [])
+    # a copy-bandwidth peak bounds nothing: data in cache outrun it
+    assert "x at peak" not in _bench.format_table([fo, np_, pt], ["fo", "np", "pt"], ["fo"], fma_peak=False)
 
 
 def test_format_table_flags_busy_rows():
