@@ -824,7 +824,8 @@ def format_table(results: Sequence[Result], impl_names: Sequence[str], fastops_i
             quartiles = paired_ratio_quartiles(best, own) if own and best else None
             cells.append(f"{quartiles[0]:.2f}-{quartiles[1]:.2f}" if quartiles else "-")
         if show_ceiling:
-            cells.append(f"{100.0 / best.pct_peak:.2f}" if best and best.pct_peak else "-")
+            ceiling = 100.0 / best.pct_peak if best and best.pct_peak else None
+            cells.append("-" if ceiling is None else f"{ceiling:.2f}" if ceiling < 100 else f"{ceiling:.0f}")
         if show_busy:
             load = max((res.foreign_load or 0) for res in by_impl.values()) if by_impl else 0
             cells.append(f"{100 * load:.0f}%" if load >= BUSY_THRESHOLD else "")
