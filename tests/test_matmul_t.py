@@ -1122,6 +1122,26 @@ def test_every_simd_variant_matches_reference(simd_variant, dtype, a_shape, b_sh
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_shape, b_shape, b_row_stride", [
+    ((9, 1027), (1027, 401), None),        # few rows of A; depth blocks of 512, 512 and 3
+    ((300, 1027), (1027, 401), None),      # the blocked GEMM on every variant (A beyond 512 KiB)
+    ((2, 20, 515), (515, 389), None),      # a batch against one B
+    ((40, 700), (700, 611), 1000),         # rows of B a slice of longer rows
+])
+def test_every_simd_variant_packs_large_b_across_panels(simd_variant, dtype, a_shape, b_shape,
+                                                        b_row_stride):
+    """B beyond L2 has its B^T blocks packed a few rows of B at a time across
+    all the micro-panels: ragged last panels, depth tails that are not a whole
+    number of row groups and rows longer than the block are all in place."""
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal(a_shape).astype(dtype)
+    k, n = b_shape
+    b = rng.standard_normal((k, b_row_stride or n)).astype(dtype)[:, :n]
+    for num_threads in (1, 2):
+        assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 8, 11, 16])  # every panel width, and between
 @pytest.mark.parametrize("m", [1, 3, 4, 7, 8, 13, 16])
 def test_every_simd_variant_tiny_products(simd_variant, dtype, k, m):

@@ -103,8 +103,8 @@ typedef struct {
     void (*tile)(int64_t, const float *, const float *, float *, int64_t, int, int, int);
     /* transposing pack, lanes at a time (fo_gemm_panel.inc: pack_at) */
     void (*pack_t)(int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t);
-    /* copy of a full micro-panel of mr contiguous rows (fo_gemm_kernels.inc) */
-    void (*pack_mr)(int64_t, const float *, int64_t, float *);
+    /* copies of full micro-panels of mr contiguous rows (fo_gemm_kernels.inc) */
+    void (*pack_mr)(int64_t, int64_t, const float *, int64_t, float *);
     /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
      * by tiles of direct_rows rows of A by direct_cols columns of B; 0, or
      * the most rows of A for which it also takes single products and A^T
@@ -140,8 +140,8 @@ typedef struct {
     void (*tile)(int64_t, const double *, const double *, double *, int64_t, int, int, int);
     /* transposing pack, lanes at a time (fo_gemm_panel.inc: pack_at) */
     void (*pack_t)(int64_t, int64_t, const double *, int64_t, int64_t, double *, int64_t);
-    /* copy of a full micro-panel of mr contiguous rows (fo_gemm_kernels.inc) */
-    void (*pack_mr)(int64_t, const double *, int64_t, double *);
+    /* copies of full micro-panels of mr contiguous rows (fo_gemm_kernels.inc) */
+    void (*pack_mr)(int64_t, int64_t, const double *, int64_t, double *);
     /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
      * by tiles of direct_rows rows of A by direct_cols columns of B; 0, or
      * the most rows of A for which it also takes single products and A^T
