@@ -482,7 +482,7 @@ cdef inline void _pack_panels(const Geometry *g, const floating *src, int64_t s_
     """Micro-panels first..last-1 of a rows x depth block (see _pack_panel);
     the full ones in one call across them all where pack_mr takes them and
     g.rows_across_panels.  Zen 3, 2 threads, panel by panel / across:
-    (8..32, 4096) @ (4096, 4096) 1.4-2.2 (8 rows fp64 2.1-2.2), (64, 4096) @
+    (8..32, 4096) @ (4096, 4096) fp32 1.26-1.81, fp64 1.65-2.2, (64, 4096) @
     (4096, 4096) fp32 1.14, (16, 1024) @ (1024, 1024) fp32 1.09-1.18, squares
     1024-4096 0.95-1.10 (ties).  Where B fits L2 it gained nothing (the
     (8,128,64) @ (64,256) batch 0.91-1.20, 128^3 entries 0.95-1.02, against
