@@ -352,7 +352,13 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # of 128 x 512 to 64 x 2048, single and 64 entries: 1.08-3.99 (median
     # 2.2); 4096^2 B (memory-bound) 2.8-3.6, 6 x 256 @ 256 x 256 float32
     # 1.6-1.75, 256 x (6 x 128 @ 128 x 512) 1.8-2.2; float64 with 64-column
-    # rows of B 0.77-0.98 (so FEW_MIN_COLS).
+    # rows of B 0.77-0.98 (so FEW_MIN_COLS).  8 rows of A (FEW_MAX) too with
+    # AVX2 and SSE, except single float64 products whose B fits L2_BYTES
+    # (Zen 3, 2 threads, blocked GEMM or panel time / few-rows time, best of
+    # 9-15 rounds: float32 8 x k @ k x n, 128-4096 by 128-4096, 1.08-2.05,
+    # 8 x 4096 @ 4096^2 1.38-1.75; float64 with B beyond L2 0.84-1.58 (ties
+    # at 2-8 MiB, 1.25-1.5 from 1024^2), float64 batches of 16-128 entries 1.43-1.69;
+    # single float64 products with B of 512 KiB 0.87-0.96).
     # Few columns of B in batch entries whose A^T fits the panel kernel stay
     # with it or the direct kernel: there the dot kernel's sums across lanes
     # outweigh its FMAs (Zen 3, AVX2, 2 threads, 256 or 4096 entries, dot
@@ -368,9 +374,11 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
                   or few_cols and g.n * g.k * size <= DOT_PACK_BYTES))
     cdef bint wide_b = g.n >= 16 * lanes and g.k * g.n * size > L2_BYTES // 4
     cdef bint strips = g.m <= NARROW_MAX and g.k * g.n * size <= FEW_CACHED_BYTES
+    cdef bint eight_rows = (g.m == FEW_MAX and rows < FEW_MAX
+                            and (size == 4 or n_batch > 1 or g.k * g.n * size > L2_BYTES))
     g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.n >= lanes
              and (g.m < rows and (g.m <= NARROW_MAX or wide_b)
-                  or g.m < FEW_MAX and wide_b and g.n >= FEW_MIN_COLS
+                  or (g.m < FEW_MAX or eight_rows) and wide_b and g.n >= FEW_MIN_COLS
                   and not (n_batch > 1 and strips)))
     g.direct = (not g.dot and not g.few and g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
                 and not (g.m <= g.width and g.k == g.width)

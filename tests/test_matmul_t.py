@@ -1246,7 +1246,7 @@ def test_every_simd_variant_direct_kernel_batches(simd_variant, dtype, m, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("narrow", [1, 2, 3, 4, 5, 7, 8])    # dot: up to 8; few rows: up to 7
+@pytest.mark.parametrize("narrow", [1, 2, 3, 4, 5, 7, 8])    # dot and few rows: up to 8
 @pytest.mark.parametrize("k", [1, 7, 16, 17, 100])            # whole vectors of k and a tail
 def test_every_simd_variant_matrix_vector_products(simd_variant, dtype, narrow, k):
     """Products with few rows of A or few columns of B: the dot kernel (A's

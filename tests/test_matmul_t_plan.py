@@ -57,7 +57,7 @@ ROUTES_AVX2 = [
     ((32, 128, 128), (32, 128, 7), F64, "dot", "batch"),
     ((1024, 1024), (1024, 6), F64, "dot", "product"),
     ((1024, 1024), (1024, 1), F32, "dot", "product"),
-    # 1 to 7 rows of A against wide rows of B: the few-rows kernel (with AVX2
+    # 1 to 8 rows of A against wide rows of B: the few-rows kernel (with AVX2
     # from 4 rows too: 1.1-4x the blocked GEMM, panel or direct kernel on Zen 3)
     ((1, 1024), (1024, 1024), F32, "few-rows", "product"),
     ((3, 4096), (4096, 4096), F64, "few-rows", "product"),
@@ -65,6 +65,14 @@ ROUTES_AVX2 = [
     ((5, 4096), (4096, 4096), F64, "few-rows", "product"),
     ((7, 2048), (2048, 128), F64, "few-rows", "product"),
     ((256, 6, 128), (256, 128, 512), F32, "few-rows", "batch"),
+    # 8 rows too: in float32, in batches, and single float64 products whose B
+    # is beyond L2 (1.1-2.6x the blocked GEMM or panel kernel on Zen 3) ...
+    ((8, 4096), (4096, 4096), F32, "few-rows", "product"),
+    ((8, 256), (256, 1024), F32, "few-rows", "product"),
+    ((8, 1024), (1024, 1024), F64, "few-rows", "product"),
+    ((64, 8, 128), (64, 128, 512), F64, "few-rows", "batch"),
+    # ... but not a single float64 product whose B fits L2 (0.87-0.96)
+    ((8, 128), (128, 512), F64, "panel", "product"),
     # ... but not 4 rows in batch entries whose B its strips would read from memory,
     ((256, 4, 128), (256, 128, 512), F32, "direct", "batch"),
     # nor rows of B under FEW_MIN_COLS columns
