@@ -46,9 +46,15 @@ _AMD_AVX512_F32_NATIVE_MAX = 3072 * 3072 * 3072
 #: from 2048^3 multiply-adds).
 _zen4 = not _intel and _matmul_t.cpu_family() == 25
 _ZEN4_F64_NATIVE_MAX = 2048 * 2048 * 2048
+#: Without AVX-512 on AMD, float64 products with up to this many rows of A
+#: stay native (the blocked GEMM packs a B beyond L2 a few of its rows at a
+#: time; README, "How auto chooses").  Zen 3, AVX2, 2 threads, BLAS / native,
+#: median of 7 rounds: 32-224 x 4096 @ 4096 x 4096 1.08-1.53, 256 rows 1.06;
+#: 64-192 rows against 1024 x 8192 to 16384 x 1024 1.01-1.24.
+_AMD_AVX2_F64_NATIVE_ROWS = 256
 
 
-def _auto_method(dtype: np.dtype, work: int, k: int, n_batch: int) -> int:
+def _auto_method(dtype: np.dtype, work: int, m: int, k: int, n_batch: int) -> int:
     """The faster path for a product of `work` >= _NATIVE_MAX multiply-adds,
     from side-by-side measurements on 2 threads (README, "How auto chooses"):
     Intel Xeon with AVX-512, AMD Zen 5 and Zen 4 with AVX-512, Zen 3 with AVX2.
@@ -57,7 +63,8 @@ def _auto_method(dtype: np.dtype, work: int, k: int, n_batch: int) -> int:
     on Intel CPUs.  On Zen 4: native in float32, OpenBLAS in float64 from
     _ZEN4_F64_NATIVE_MAX.  On other AMD CPUs with AVX-512 (Zen 5): native in
     float64, and in float32 below _AMD_AVX512_F32_NATIVE_MAX; without AVX-512 (Zen 3): native
-    in float32 (ties from 512^3 to 4096^3), OpenBLAS in float64.  The AMD
+    in float32 (ties from 512^3 to 4096^3), OpenBLAS in float64 from more than
+    _AMD_AVX2_F64_NATIVE_ROWS rows of A.  The AMD
     policy without AVX-512 was measured with AVX2; the SSE baseline shares
     it.  The Intel policy was measured with AVX-512 only.
     """
@@ -69,7 +76,7 @@ def _auto_method(dtype: np.dtype, work: int, k: int, n_batch: int) -> int:
         if _zen4:
             return _BLAS if dtype is _F64 and work >= _ZEN4_F64_NATIVE_MAX else _NATIVE
         return _NATIVE if dtype is _F64 or work < _AMD_AVX512_F32_NATIVE_MAX else _BLAS
-    return _BLAS if dtype is _F64 else _NATIVE
+    return _BLAS if dtype is _F64 and m > _AMD_AVX2_F64_NATIVE_ROWS else _NATIVE
 
 
 def _result_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
@@ -130,10 +137,11 @@ def _inner_mismatch(shape_a: tuple, shape_b: tuple) -> ValueError:
                       f"({shape_a[-1]} != {shape_b[-2]})")
 
 
-def _method_for(method: str, dtype: np.dtype, work: int, k: int, n_batch: int) -> int:
-    """The method code for `method` ("auto": the faster path for the shape)."""
+def _method_for(method: str, dtype: np.dtype, m: int, k: int, n: int, n_batch: int) -> int:
+    """The method code for `method` ("auto": the faster path for an m x k @ k x n product)."""
     if method == "auto":
-        return _NATIVE if work < _NATIVE_MAX else _auto_method(dtype, work, k, n_batch)
+        work = m * k * n
+        return _NATIVE if work < _NATIVE_MAX else _auto_method(dtype, work, m, k, n_batch)
     return _method_code(method)
 
 
@@ -191,11 +199,10 @@ def matmul_t(a, b, *, out: np.ndarray | None = None, num_threads: int | None = N
         shape, n_batch = _result_shape(shape_a, shape_b)
         m, k = shape_a[-2:]
         n = shape_b[-1]
-    work = m * n * k
-    if method == "auto" and work < _NATIVE_MAX:
+    if method == "auto" and m * n * k < _NATIVE_MAX:
         code = _NATIVE
     else:
-        code = _method_for(method, dtype, work, k, n_batch)
+        code = _method_for(method, dtype, m, k, n, n_batch)
     # 0: the compiled side resolves OpenMP's default (one Python call less)
     n_threads = 0 if num_threads is None else openmp_effective_n_threads(num_threads)
     if out is not None:
@@ -233,7 +240,7 @@ def matmul_t_plan(a, b, *, num_threads: int | None = None,
     a, b = np.asarray(a), np.asarray(b)
     dtype = _result_dtype(a, b)
     shape, n_batch = _result_shape(a.shape, b.shape)
-    code = _method_for(method, dtype, a.shape[-2] * a.shape[-1] * b.shape[-1], a.shape[-1], n_batch)
+    code = _method_for(method, dtype, a.shape[-2], a.shape[-1], b.shape[-1], n_batch)
     n_threads = 0 if num_threads is None else openmp_effective_n_threads(num_threads)
     converted = [name for name, x in (("a", a), ("b", b)) if x.dtype != dtype]
     a, b = (x if x.dtype == dtype else _as_operand(x, dtype) for x in (a, b))

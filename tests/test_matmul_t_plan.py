@@ -139,6 +139,18 @@ def test_auto_is_native_below_the_blas_threshold_and_for_batches():
     assert batch["method"] == "native"
 
 
+@pytest.mark.skipif(not fastops.show_config(mode="dicts")["blas"]["found"], reason="no BLAS in build")
+def test_auto_on_amd_without_avx512_keeps_few_row_float64_products_native(avx2):
+    """Zen 3: float64 single products from 1024^3 multiply-adds go to BLAS,
+    except those with up to 256 rows of A; float32 ones stay native."""
+    if _matmul_t.cpu_is_intel():
+        pytest.skip("the AMD policy")
+    method = lambda m, k, n, dtype=F64: matmul_t_plan(_ones((m, k), dtype), _ones((k, n), dtype))["method"]
+    assert method(256, 4096, 1024) == method(64, 8192, 2048) == "native"
+    assert method(257, 4096, 1024) == method(1024, 1024, 1024) == method(4096, 1024, 256) == "blas"
+    assert method(1024, 1024, 1024, F32) == "native"
+
+
 def test_unaligned_operands_are_copied_first():
     buf = np.empty(8 * 16 + 1, np.uint8)[1:]
     a = buf.view(F64).reshape(4, 4)
