@@ -105,6 +105,7 @@ SHAPES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "bcast 8x128x64 @ 64x256": ((8, 128, 64), (64, 256)),
     "matvec 4096x4096 @ 4096x1": ((4096, 4096), (4096, 1)),
     "vecmat 32x1x128 @ 32x128x512": ((32, 1, 128), (32, 128, 512)),
+    "decode 8x4096 @ 4096x4096": ((8, 4096), (4096, 4096)),
 }
 
 
@@ -169,8 +170,9 @@ class Square(_Products):
 
 
 class Shapes(_Products):
-    """Batched, broadcast, outer (the Llama (A·B)ᵀ node), matrix-vector and
-    vector-matrix products, see :data:`SHAPES`."""
+    """Batched, broadcast, outer (the Llama (A·B)ᵀ node), matrix-vector,
+    vector-matrix and few-row (8 tokens against a 4096^2 weight) products, see
+    :data:`SHAPES`."""
 
     params = [list(SHAPES), DTYPES, list(IMPLS)]
     param_names = ["shape", "dtype", "impl"]

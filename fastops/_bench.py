@@ -929,6 +929,7 @@ MATMUL_T_OTHER: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "bcast (8,128,64)@(64,256)": ((8, 128, 64), (64, 256)),
     "matvec (4096,4096)@(4096,1)": ((4096, 4096), (4096, 1)),
     "vecmat (32,1,128)@(32,128,512)": ((32, 1, 128), (32, 128, 512)),
+    "decode (8,4096)@(4096,4096)": ((8, 4096), (4096, 4096)),
 }
 
 
@@ -956,7 +957,8 @@ def _matmul_t_case(name: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]
 
 
 def matmul_t_cases(quick: bool = False) -> list[Case]:
-    """Square n x n @ n x n sweep, then batched, the Llama node and a broadcast case."""
+    """Square n x n @ n x n sweep, then batched, the Llama node, a broadcast case, matrix-vector,
+    vector-matrix and an 8-row (decode) product."""
     sizes = MATMUL_T_SQUARE_QUICK if quick else MATMUL_T_SQUARE
     cases = [_matmul_t_case(f"square {n}", (n, n), (n, n), size=n) for n in sizes]
     cases += [_matmul_t_case(name, a, b) for name, (a, b) in MATMUL_T_OTHER.items()]

@@ -238,6 +238,7 @@ NAMED_SHAPES = {
     "batch_times_matrix": ((8, 128, 64), (64, 256)),
     "matrix_vector": ((4096, 4096), (4096, 1)),
     "batched_vector_matrix": ((32, 1, 128), (32, 128, 512)),
+    "decode_8_tokens": ((8, 4096), (4096, 4096)),
 }
 
 
