@@ -92,6 +92,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         tile_s_fn tile
         pack_s_fn pack_t
         void (*pack_mr)(int64_t, int64_t, const float *, int64_t, float *) noexcept nogil
+        void (*pack_t_mr)(int64_t, int64_t, const float *, int64_t, float *) noexcept nogil
         int direct_rows
         int direct_cols
         int direct_max_m
@@ -111,6 +112,7 @@ cdef extern from "src/fo_gemm.h" nogil:
         tile_d_fn tile
         pack_d_fn pack_t
         void (*pack_mr)(int64_t, int64_t, const double *, int64_t, double *) noexcept nogil
+        void (*pack_t_mr)(int64_t, int64_t, const double *, int64_t, double *) noexcept nogil
         int direct_rows
         int direct_cols
         int direct_max_m
@@ -426,15 +428,22 @@ cdef inline bint _pack_simd(const Geometry *g, const floating *src, int64_t s_ro
                             floating *dst) noexcept nogil:
     """_pack_panel by the product's SIMD variant, where it has a kernel for the
     layout: in-register transposes when the depth is contiguous (width a
-    multiple of its lanes), fixed-size copies for a full panel of contiguous
-    rows (_packs_mr).  False if neither applies."""
+    multiple of its lanes, or its register tile's rows: pack_t_mr),
+    fixed-size copies for a full panel of contiguous rows (_packs_mr).  False
+    if none applies."""
     if floating is float:
         if s_col == 1 and width % g.ks.lanes == 0:
             g.ks.pack_t(rows, depth, src, s_row, 1, dst, width)
             return True
+        if s_col == 1 and width == g.mr:
+            g.ks.pack_t_mr(rows, depth, src, s_row, dst)
+            return True
     else:
         if s_col == 1 and width % g.kd.lanes == 0:
             g.kd.pack_t(rows, depth, src, s_row, 1, dst, width)
+            return True
+        if s_col == 1 and width == g.mr:
+            g.kd.pack_t_mr(rows, depth, src, s_row, dst)
             return True
     if _packs_mr(g, s_row, rows, width):
         _pack_mr(g, depth, 1, src, s_col, dst)
@@ -469,14 +478,9 @@ cdef void _pack_panel(const Geometry *g, const floating *src, int64_t s_row, int
     cdef int64_t r, p
     if _pack_simd(g, src, s_row, s_col, rows, depth, width, dst):
         return
-    if s_col == 1 and s_row != 1:
+    for p in range(depth):
         for r in range(rows):
-            for p in range(depth):
-                dst[p * width + r] = src[r * s_row + p]
-    else:
-        for p in range(depth):
-            for r in range(rows):
-                dst[p * width + r] = src[r * s_row + p * s_col]
+            dst[p * width + r] = src[r * s_row + p * s_col]
     if rows < width:
         for p in range(depth):
             for r in range(rows, width):

@@ -28,7 +28,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import fastops
-from fastops import _matmul_t, matmul_t
+from fastops import _matmul_t, matmul_t, matmul_t_plan
 from fastops.testing import (
     assert_matmul_t_close,
     matmul_t_reference,
@@ -1138,6 +1138,27 @@ def test_every_simd_variant_packs_large_b_across_panels(simd_variant, dtype, a_s
     a = rng.standard_normal(a_shape).astype(dtype)
     k, n = b_shape
     b = rng.standard_normal((k, b_row_stride or n)).astype(dtype)[:, :n]
+    for num_threads in (1, 2):
+        assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_shape, w_shape, w_row_stride", [
+    ((9, 1027), (401, 1027), None),        # x @ W.T: depth blocks of 512, 512 and 3; a ragged last panel
+    ((70, 515), (389, 515), None),         # depth tail shorter than a vector of every variant
+    ((2000, 5), (61, 5), None),            # depth shorter than a vector
+    ((40, 700), (611, 700), 1000),         # rows of W a slice of longer rows
+])
+def test_every_simd_variant_packs_b_with_contiguous_columns(simd_variant, dtype, a_shape, w_shape,
+                                                            w_row_stride):
+    """The blocked GEMM against B = W.T (B's columns contiguous, as in x @ W.T)
+    packs its B^T micro-panels by in-register transposes: ragged last panels,
+    depth tails and sliced rows of W are all in place, on 1 and 2 threads."""
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal(a_shape).astype(dtype)
+    n, k = w_shape
+    b = rng.standard_normal((n, w_row_stride or k)).astype(dtype)[:, :k].T
+    assert matmul_t_plan(a, b, method="native")["kernel"] == "blocked-gemm"
     for num_threads in (1, 2):
         assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
 

@@ -105,6 +105,8 @@ typedef struct {
     void (*pack_t)(int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t);
     /* copies of full micro-panels of mr contiguous rows (fo_gemm_kernels.inc) */
     void (*pack_mr)(int64_t, int64_t, const float *, int64_t, float *);
+    /* one micro-panel of mr rows whose depth is contiguous (fo_gemm_kernels.inc) */
+    void (*pack_t_mr)(int64_t, int64_t, const float *, int64_t, float *);
     /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
      * by tiles of direct_rows rows of A by direct_cols columns of B; 0, or
      * the most rows of A for which it also takes single products and A^T
@@ -142,6 +144,8 @@ typedef struct {
     void (*pack_t)(int64_t, int64_t, const double *, int64_t, int64_t, double *, int64_t);
     /* copies of full micro-panels of mr contiguous rows (fo_gemm_kernels.inc) */
     void (*pack_mr)(int64_t, int64_t, const double *, int64_t, double *);
+    /* one micro-panel of mr rows whose depth is contiguous (fo_gemm_kernels.inc) */
+    void (*pack_t_mr)(int64_t, int64_t, const double *, int64_t, double *);
     /* rows of R without packing, B's rows contiguous (fo_gemm_direct.inc),
      * by tiles of direct_rows rows of A by direct_cols columns of B; 0, or
      * the most rows of A for which it also takes single products and A^T
