@@ -108,12 +108,21 @@ SHAPES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "decode 8x4096 @ 4096x4096": ((8, 4096), (4096, 4096)),
 }
 
+#: name -> (shape of x, shape of W) of the x @ W.T products (torch.nn.Linear's
+#: layout: b is the transposed view of a C-contiguous W)
+LINEAR: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    "linear 16x4096 @ (4096x4096).T": ((16, 4096), (4096, 4096)),
+}
 
-def random_inputs(a_shape: tuple[int, ...], b_shape: tuple[int, ...], dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """Uniform(-1, 1) operands of ``dtype`` from a fixed seed."""
+
+def random_inputs(a_shape: tuple[int, ...], b_shape: tuple[int, ...], dtype: str,
+                  b_transposed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform(-1, 1) operands of ``dtype`` from a fixed seed; ``b_transposed``:
+    b is the transposed view of a C-contiguous (..., n, k) array."""
     rng = np.random.default_rng(12345)
-    a, b = (rng.random(shape, dtype=dtype) * 2 - 1 for shape in (a_shape, b_shape))
-    return a, b
+    stored_b = (*b_shape[:-2], b_shape[-1], b_shape[-2]) if b_transposed else b_shape
+    a, b = (rng.random(shape, dtype=dtype) * 2 - 1 for shape in (a_shape, stored_b))
+    return a, (np.swapaxes(b, -1, -2) if b_transposed else b)
 
 
 def flop_count(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> int:
@@ -134,11 +143,12 @@ class _Products:
 
     timeout = common.TIMEOUT
 
-    def _setup(self, a_shape: tuple[int, ...], b_shape: tuple[int, ...], dtype: str, impl: str) -> None:
+    def _setup(self, a_shape: tuple[int, ...], b_shape: tuple[int, ...], dtype: str, impl: str,
+               b_transposed: bool = False) -> None:
         """Build and check ``impl``'s call; all BLAS pools get the suite's thread count."""
         threads = common.thread_count()
         common.limit_blas_threads(threads)
-        self.call = checked_call(impl, *random_inputs(a_shape, b_shape, dtype), threads)
+        self.call = checked_call(impl, *random_inputs(a_shape, b_shape, dtype, b_transposed), threads)
         self.flops = flop_count(a_shape, b_shape)
 
     def time_matmul_t(self, *params: Any) -> None:
@@ -179,6 +189,18 @@ class Shapes(_Products):
 
     def setup(self, shape: str, dtype: str, impl: str) -> None:
         self._setup(*SHAPES[shape], dtype, impl)
+
+
+class Linear(_Products):
+    """x @ W.T as torch.nn.Linear computes it (b the transposed view of W:
+    its columns contiguous), see :data:`LINEAR`."""
+
+    params = [list(LINEAR), DTYPES, list(IMPLS)]
+    param_names = ["shape", "dtype", "impl"]
+
+    def setup(self, shape: str, dtype: str, impl: str) -> None:
+        x_shape, w_shape = LINEAR[shape]
+        self._setup(x_shape, (w_shape[1], w_shape[0]), dtype, impl, b_transposed=True)
 
 
 class GilReleased:

@@ -931,6 +931,11 @@ MATMUL_T_OTHER: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "vecmat (32,1,128)@(32,128,512)": ((32, 1, 128), (32, 128, 512)),
     "decode (8,4096)@(4096,4096)": ((8, 4096), (4096, 4096)),
 }
+#: name -> (shape of x, shape of W) for the x @ W.T cases, as torch.nn.Linear
+#: computes them: b is the transposed view of a C-contiguous W (its columns contiguous)
+MATMUL_T_LINEAR: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "linear (16,4096)@(4096,4096).T": ((16, 4096), (4096, 4096)),
+}
 
 
 def _random(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
@@ -941,16 +946,20 @@ def _random(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator) -
     return arr
 
 
-def _matmul_t_case(name: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...], size: int | None = None) -> Case:
+def _matmul_t_case(name: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...], size: int | None = None,
+                   b_transposed: bool = False) -> Case:
     """A matmul_t case for ``a @ b`` with the given shapes (FLOPs: 2 * batch * m * n * k; least
-    traffic: a and b read once, the result written once)."""
+    traffic: a and b read once, the result written once).  ``b_transposed``: b is the
+    transposed view of a C-contiguous (..., n, k) array (x @ W.T)."""
     batch = math.prod(np.broadcast_shapes(a_shape[:-2], b_shape[:-2]))
     m, k = a_shape[-2:]
     n = b_shape[-1]
+    stored_b = (*b_shape[:-2], n, k) if b_transposed else b_shape
 
     def make_inputs(dtype: np.dtype) -> Inputs:
         rng = np.random.default_rng(12345)
-        return _random(a_shape, dtype, rng), _random(b_shape, dtype, rng)
+        a, b = _random(a_shape, dtype, rng), _random(stored_b, dtype, rng)
+        return a, (np.swapaxes(b, -1, -2) if b_transposed else b)
 
     return Case(name=name, flops=2 * batch * m * n * k, make_inputs=make_inputs, size=size,
                 elements=math.prod(a_shape) + math.prod(b_shape) + batch * n * m)
@@ -958,10 +967,12 @@ def _matmul_t_case(name: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]
 
 def matmul_t_cases(quick: bool = False) -> list[Case]:
     """Square n x n @ n x n sweep, then batched, the Llama node, a broadcast case, matrix-vector,
-    vector-matrix and an 8-row (decode) product."""
+    vector-matrix, an 8-row (decode) product and x @ W.T (linear)."""
     sizes = MATMUL_T_SQUARE_QUICK if quick else MATMUL_T_SQUARE
     cases = [_matmul_t_case(f"square {n}", (n, n), (n, n), size=n) for n in sizes]
     cases += [_matmul_t_case(name, a, b) for name, (a, b) in MATMUL_T_OTHER.items()]
+    cases += [_matmul_t_case(name, x, (*w[:-2], w[-1], w[-2]), b_transposed=True)
+              for name, (x, w) in MATMUL_T_LINEAR.items()]
     return cases
 
 

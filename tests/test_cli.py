@@ -297,6 +297,11 @@ def test_matmul_t_cases():
     a, b = by_name["bcast (8,128,64)@(64,256)"].make_inputs(np.dtype("float32"))
     assert (a.shape, b.shape, a.dtype) == ((8, 128, 64), (64, 256), np.float32)
     assert -1 <= a.min() and a.max() <= 1
+    linear = by_name["linear (16,4096)@(4096,4096).T"]
+    assert linear.flops == 2 * 16 * 4096 * 4096
+    x, b = linear.make_inputs(np.dtype("float64"))      # b = W.T: a view of a C-contiguous W
+    assert (x.shape, b.shape) == ((16, 4096), (4096, 4096))
+    assert b.T.flags.c_contiguous and not b.flags.c_contiguous
 
 
 def test_matmul_t_impls_are_correct_on_small_case():

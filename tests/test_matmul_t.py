@@ -244,6 +244,15 @@ NAMED_SHAPES = {
 
 @pytest.mark.parametrize("method", METHOD_PARAMS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_linear_layout_x_at_w_transposed(dtype, method):
+    """x @ W.T as torch.nn.Linear computes it: B a transposed view of a C-contiguous W."""
+    x = _rand((16, 4096), dtype, seed=7)
+    w = _rand((4096, 4096), dtype, seed=8)
+    assert_matmul_t_close(matmul_t(x, w.T, method=method), x, w.T)
+
+
+@pytest.mark.parametrize("method", METHOD_PARAMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("shapes", list(NAMED_SHAPES.values()), ids=list(NAMED_SHAPES))
 def test_named_benchmark_shapes(shapes, dtype, method):
     a_shape, b_shape = shapes
