@@ -222,18 +222,7 @@ static const char *const fo_simd_names[FO_SIMD_COUNT] = {"baseline", "avx2", "av
  * perhaps as a tile's 48 stores hit rows of R a power of two apart) ---- */
 #define FO_ISA avx512
 #define FO_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
-#define FO_VBYTES 64
-#define FO_NV 4
-#define FO_MR_S 6
-#define FO_MR_D 6
-#define FO_LANES_S 16
-#define FO_HALF_S 8
-#define FO_LANES_D 8
-#define FO_HALF_D 4
-#define FO_PANEL_ROWS 8
-#define FO_PANEL_BYTES (32 * 1024)
-#define FO_DIRECT_ROWS 8
-#define FO_DIRECT_MAX_M 256
+#include "fo_gemm_avx512_shape.inc"
 #include "fo_gemm_isa.inc"
 #endif
 

@@ -1,7 +1,8 @@
 /*
- * pack_t_mr of 64-byte-vector instances (the AVX-512 widths: 16 float lanes,
- * 8 double lanes) built with AVX2 code generation, so that they run on any
- * x86-64 CPU with AVX2: gcc lowers their vectors to pairs of 256-bit ones.
+ * pack_t_mr of instances with the AVX-512 variant's shape (64-byte vectors:
+ * 16 float lanes, 8 double lanes; fo_gemm_avx512_shape.inc) built with AVX2
+ * code generation, so that they run on any x86-64 CPU with AVX2: gcc lowers
+ * their vectors to pairs of 256-bit ones.
  * Against a scalar reference, for 1 to 6 rows and depths 1 to 70, every
  * element of the panel must be right and nothing past its end written (the
  * float instance's stores spill 10 lanes past a depth step's 6).  The AVX2
@@ -13,18 +14,7 @@
 
 #define FO_ISA wide
 #define FO_TARGET __attribute__((target("avx2,fma")))
-#define FO_VBYTES 64
-#define FO_NV 4
-#define FO_MR_S 6
-#define FO_MR_D 6
-#define FO_LANES_S 16
-#define FO_HALF_S 8
-#define FO_LANES_D 8
-#define FO_HALF_D 4
-#define FO_PANEL_ROWS 8
-#define FO_PANEL_BYTES (32 * 1024)
-#define FO_DIRECT_ROWS 8
-#define FO_DIRECT_MAX_M 0
+#include "fo_gemm_avx512_shape.inc"
 #include "fo_gemm_isa.inc"
 
 #define GUARD 64
