@@ -100,7 +100,8 @@ typedef struct {
     int panel_rows;         /* rows of R per panel-kernel block */
     int panel_bytes;        /* largest packed A^T the panel kernel takes */
     fo_panel_s_fn panel_full, panel_half;
-    void (*tile)(int64_t, const float *, const float *, float *, int64_t, int, int, int);
+    /* the register tile; its left operand packed (a_row 0) or rows a_row apart */
+    void (*tile)(int64_t, const float *, int64_t, const float *, float *, int64_t, int, int, int);
     /* transposing pack, lanes at a time (fo_gemm_panel.inc: pack_at) */
     void (*pack_t)(int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t);
     /* copies of full micro-panels of mr contiguous rows (fo_gemm_kernels.inc) */
@@ -139,7 +140,8 @@ typedef struct {
     int panel_rows;         /* rows of R per panel-kernel block */
     int panel_bytes;        /* largest packed A^T the panel kernel takes */
     fo_panel_d_fn panel_full, panel_half;
-    void (*tile)(int64_t, const double *, const double *, double *, int64_t, int, int, int);
+    /* the register tile; its left operand packed (a_row 0) or rows a_row apart */
+    void (*tile)(int64_t, const double *, int64_t, const double *, double *, int64_t, int, int, int);
     /* transposing pack, lanes at a time (fo_gemm_panel.inc: pack_at) */
     void (*pack_t)(int64_t, int64_t, const double *, int64_t, int64_t, double *, int64_t);
     /* copies of full micro-panels of mr contiguous rows (fo_gemm_kernels.inc) */
