@@ -1154,7 +1154,6 @@ def test_every_simd_variant_packs_large_b_across_panels(simd_variant, dtype, a_s
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("a_shape, w_shape, w_row_stride", [
     ((9, 1027), (401, 1027), None),        # x @ W.T: depth blocks of 512, 512 and 3; a ragged last panel
-    ((7, 600), (257, 600), None),          # A^T one micro-panel wide: B^T's read in place
     ((70, 515), (389, 515), None),         # depth tail shorter than a vector of every variant
     ((2000, 5), (61, 5), None),            # depth shorter than a vector
     ((40, 700), (611, 700), 1000),         # rows of W a slice of longer rows
@@ -1162,14 +1161,33 @@ def test_every_simd_variant_packs_large_b_across_panels(simd_variant, dtype, a_s
 def test_every_simd_variant_packs_b_with_contiguous_columns(simd_variant, dtype, a_shape, w_shape,
                                                             w_row_stride):
     """The blocked GEMM against B = W.T (B's columns contiguous, as in x @ W.T)
-    packs its B^T micro-panels by in-register transposes, or reads them in
-    place where A^T is one micro-panel wide: ragged last panels, depth tails
-    and sliced rows of W are all in place, on 1 and 2 threads; so is a B
-    whose columns are one column broadcast (column stride 0)."""
+    packs its B^T micro-panels by in-register transposes, right for ragged
+    last panels, depth tails and sliced rows of W, on 1 and 2 threads, and for
+    a B whose columns are one column broadcast (column stride 0)."""
     rng = np.random.default_rng(12)
     a = rng.standard_normal(a_shape).astype(dtype)
     n, k = w_shape
     b = rng.standard_normal((n, w_row_stride or k)).astype(dtype)[:, :k].T
+    assert matmul_t_plan(a, b, method="native")["kernel"] == "blocked-gemm"
+    broadcast = np.broadcast_to(b[:, :1], b.shape)
+    for num_threads in (1, 2):
+        assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
+        assert_matmul_t_close(matmul_t(a, broadcast, method="native", num_threads=num_threads), a, broadcast)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("panel_rows", ["full", "ragged"])
+def test_every_simd_variant_reads_b_columns_in_place_for_one_a_panel(simd_variant, dtype, panel_rows):
+    """Where A^T is one micro-panel (m up to the tile's NR) and B's columns are
+    contiguous, the blocked GEMM's tiles read B's columns in place, 257 of
+    them (a ragged last tile), on 1 and 2 threads, and a broadcast column
+    (column stride 0) too. A is Fortran-ordered so that no variant's dot
+    kernel takes the product instead."""
+    nr = _matmul_t.tile_shape(np.dtype(dtype).char)[1]
+    m = nr if panel_rows == "full" else nr - 1
+    rng = np.random.default_rng(13)
+    a = np.asfortranarray(rng.standard_normal((m, 600)).astype(dtype))
+    b = rng.standard_normal((257, 600)).astype(dtype).T
     assert matmul_t_plan(a, b, method="native")["kernel"] == "blocked-gemm"
     broadcast = np.broadcast_to(b[:, :1], b.shape)
     for num_threads in (1, 2):
