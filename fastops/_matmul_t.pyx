@@ -158,7 +158,14 @@ METHOD_BLAS = 2
 # deeper block halves that traffic: KC = 512 against 256 on Zen 5, 2 threads,
 # float64 768^2-2048^2 1.04-1.16x, 4096^2 1.02x, float32 1.00-1.04x (Zen 3
 # had measured 384-512 no better than 256; MC_BYTES 768 KiB with KC = 512:
-# 0.91-1.03x).  Products whose packed A^T fits the active variant's panel_bytes (32 KiB
+# 0.91-1.03x).  Where the tiles read B's columns in place (A^T one
+# micro-panel, x @ W.T with few rows), the depth blocks are KC_IN_PLACE deep:
+# each tile then reads 4x longer runs of W's rows, which the prefetchers
+# follow (Intel Xeon, AVX-512, 2 threads, 5 rounds, depth 512 / 2048: (16,
+# 4096) @ W.T with a 4096^2 W fp32 1.33 / fp64 1.11, (12, 4096) @ (11008,
+# 4096).T fp32 1.49, (16, 11008) @ (4096, 11008).T 1.31 / 1.30, 32-64 rows
+# 1.10-1.12; 1024 and 4096 deep did as well or less, all of k (11008) lost
+# 0.41-0.58).  Products whose packed A^T fits the active variant's panel_bytes (32 KiB
 # with AVX-512, 16 KiB with AVX2 and SSE) skip packing B and the blocking
 # altogether (panel kernel).  Below PARALLEL_MIN_BYTES of multiply-adds times
 # element size in all (96^3 in float32, 76^3 in float64, whose multiply-adds
@@ -195,6 +202,7 @@ METHOD_BLAS = 2
 # smaller results keep ordinary stores.
 cdef enum:
     KC = 512
+    KC_IN_PLACE = 2048
     L2_BYTES = 512 * 1024
     MC_BYTES = 384 * 1024
     NC_BYTES = 4 * 1024 * 1024
@@ -232,7 +240,9 @@ cdef struct Geometry:
                                      # (STREAM_MIN_BYTES)
     bint rows_across_panels          # B beyond L2_BYTES: its B^T blocks packed a few rows of B
                                      # at a time across all micro-panels (_pack_panels)
-    int64_t mc, nc                   # most rows / columns of R per cache block
+    bint b_in_place                  # A^T one micro-panel, B's columns contiguous: the tiles
+                                     # read B's columns in place (_block_rows)
+    int64_t mc, nc, kc               # most rows / columns of R / depth steps per cache block
     int64_t ldr                      # row stride of R (m, or more for a slab of it)
     int64_t a_lo, a_len, b_lo, b_len # span of one A / B in elements (len 0: not dense)
     int64_t a_end                    # past the furthest element of the whole array A, from its
@@ -390,6 +400,8 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
         g.panel_rows = cols
     g.stream = g.direct and n_batch * g.n * g.m * size >= STREAM_MIN_BYTES
     g.rows_across_panels = g.k * g.n * size > L2_BYTES
+    g.b_in_place = g.m <= g.nr and g.sb0 == 1 and g.sb1 != 0
+    g.kc = KC_IN_PLACE if g.b_in_place else KC
     g.mc = min(max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr), _round_up(g.n, g.mr))
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
     g.ldr = g.m
@@ -535,6 +547,9 @@ cdef void _block_rows(const Geometry *g, const floating *b, floating *r,
     be used once: the tiles read B's columns in place instead (Zen 3, AVX2,
     2 threads, packed / in place: (12..16, 4096) @ W.T fp32 1.23-1.29,
     (16, 1024) @ (1024^2).T 1.60-1.79, (16, 4096) @ (11008, 4096).T 1.24-1.37).
+    That is every block of a product with g.b_in_place (whose depth blocks
+    are then KC_IN_PLACE deep), and a last, narrow block of a slab of R's
+    columns.
     """
     cdef int64_t ir, jr, q, w
     cdef const floating *block = b + ic * g.sb1 + pc * g.sb0
@@ -564,13 +579,13 @@ cdef void _gemm_serial(const Geometry *g, const floating *a, const floating *b,
     cdef int64_t mc = _even_block(g.n, g.mc, g.mr), nc_even = _even_block(g.m, g.nc, g.nr)
     cdef int64_t jc, nc, pc, kc, u, v, t
     if pf != NULL:
-        fo_prefetch_spread(pf, _cdiv(g.m, g.nr) * _cdiv(g.n, g.mr) * _cdiv(g.k, KC))
+        fo_prefetch_spread(pf, _cdiv(g.m, g.nr) * _cdiv(g.n, g.mr) * _cdiv(g.k, g.kc))
     for u in range(_cdiv(g.m, nc_even)):
         jc = u * nc_even
         nc = min(nc_even, g.m - jc)
-        for v in range(_cdiv(g.k, KC)):
-            pc = v * KC
-            kc = min(<int64_t>KC, g.k - pc)
+        for v in range(_cdiv(g.k, g.kc)):
+            pc = v * g.kc
+            kc = min(g.kc, g.k - pc)
             _pack_panels(g, a + jc * g.sa0 + pc * g.sa1, g.sa0, g.sa1, nc, kc, g.nr,
                          0, _cdiv(nc, g.nr), scratch_cols)
             for t in range(_cdiv(g.n, mc)):
@@ -940,8 +955,8 @@ cdef int _run_native(const Geometry *g, const Plan *p, const floating *pa, const
     if p.kernel != KERNEL_GEMM:
         rows_len, cols_len = _round_up(_panel_scratch(g), 16), 0
     else:
-        rows_len = _round_up(g.mc * min(g.k, <int64_t>KC), 16)
-        cols_len = _round_up(g.nc * min(g.k, <int64_t>KC), 16)
+        rows_len = 0 if g.b_in_place else _round_up(g.mc * min(g.k, g.kc), 16)
+        cols_len = _round_up(g.nc * min(g.k, g.kc), 16)
     per_thread = rows_len + cols_len
     total = per_thread * p.threads * sizeof(floating)
     if total <= STACK_BYTES:

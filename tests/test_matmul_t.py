@@ -1177,17 +1177,18 @@ def test_every_simd_variant_packs_b_with_contiguous_columns(simd_variant, dtype,
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("panel_rows", ["full", "ragged"])
-def test_every_simd_variant_reads_b_columns_in_place_for_one_a_panel(simd_variant, dtype, panel_rows):
+@pytest.mark.parametrize("k", [600, 4133])  # one depth block; two of 2048 (KC_IN_PLACE) and a tail
+def test_every_simd_variant_reads_b_columns_in_place_for_one_a_panel(simd_variant, dtype, panel_rows, k):
     """Where A^T is one micro-panel (m up to the tile's NR) and B's columns are
     contiguous, the blocked GEMM's tiles read B's columns in place, 257 of
-    them (a ragged last tile), on 1 and 2 threads, and a broadcast column
-    (column stride 0) too. A is Fortran-ordered so that no variant's dot
-    kernel takes the product instead."""
+    them (a ragged last tile), over one or several depth blocks, on 1 and 2
+    threads, and a broadcast column (column stride 0) too. A is
+    Fortran-ordered so that no variant's dot kernel takes the product instead."""
     nr = _matmul_t.tile_shape(np.dtype(dtype).char)[1]
     m = nr if panel_rows == "full" else nr - 1
     rng = np.random.default_rng(13)
-    a = np.asfortranarray(rng.standard_normal((m, 600)).astype(dtype))
-    b = rng.standard_normal((257, 600)).astype(dtype).T
+    a = np.asfortranarray(rng.standard_normal((m, k)).astype(dtype))
+    b = rng.standard_normal((257, k)).astype(dtype).T
     assert matmul_t_plan(a, b, method="native")["kernel"] == "blocked-gemm"
     broadcast = np.broadcast_to(b[:, :1], b.shape)
     for num_threads in (1, 2):
