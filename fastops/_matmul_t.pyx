@@ -217,6 +217,8 @@ cdef enum:
     FEW_MAX = 8                      # the few-rows kernel's most rows of A (fo_gemm_dot.inc)
     FEW_MIN_COLS = 128
     FEW_CACHED_BYTES = 512 * 1024    # FO_FEW_CACHED: up to it, 2-4 rows of A take its strips
+    B_STREAMED_BYTES = 16 * 1024 * 1024   # a B this large streams from memory
+    B_ROW_CONFLICT_BYTES = 16 * 1024      # rows of B a multiple of it apart share cache sets
     DOT_LONG_K = 1024
     DOT_PACK_BYTES = 64 * 1024
 
@@ -370,7 +372,26 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # 9-15 rounds: float32 8 x k @ k x n, 128-4096 by 128-4096, 1.08-2.05,
     # 8 x 4096 @ 4096^2 1.38-1.75; float64 with B beyond L2 0.84-1.58 (ties
     # at 2-8 MiB, 1.25-1.5 from 1024^2), float64 batches of 16-128 entries 1.43-1.69;
-    # single float64 products with B of 512 KiB 0.87-0.96).
+    # single float64 products with B of 512 KiB 0.87-0.96).  With AVX-512 (8
+    # rows in the direct kernel), 8 rows of A take the few-rows kernel where B
+    # comes to B_STREAMED_BYTES: the direct kernel reads B's rows 3 vectors at
+    # a time, each k step on another page, which the prefetchers do not
+    # follow (Xeon, 2 threads, 7 rounds, direct time / few-rows time: 8 x
+    # 4096 @ 4096^2 fp32 2.61, fp64 3.23, 8 x 4096 @ 4096 x 11008 fp32 2.83,
+    # 8 x 2048 @ 2048^2 fp32 1.20, fp64 1.66, 8 x 1536 @ 1536^2 fp64 1.34, 8 x
+    # 1024 @ 1024 x 4096 fp64 1.45, 8 x 4096 @ 4096 x 1024 fp32 1.01; below 16
+    # MiB 0.85-0.98).  For the same reason, and because rows of B a multiple
+    # of B_ROW_CONFLICT_BYTES apart share L2 sets (so a strip of B does not
+    # stay cached for the next group of rows of A and is read from memory
+    # again), single products with such a B of B_STREAMED_BYTES or more take
+    # the blocked GEMM, which packs B (Xeon, direct time / blocked GEMM time:
+    # 9, 16 and 32 x 4096 @ 4096^2 fp32 1.90, 1.71, 3.01, 16 x 4096 @ 4096^2
+    # fp64 2.34, 16 and 24 x 2048 @ 2048^2 fp64 1.55, 2.20, 16 x 1024 @ 1024 x
+    # 2048 fp64 1.14, 32 x 1024 @ 1024 x 4096 fp32 1.26, 16 x 2048 @ 2048 x
+    # 4096 fp32 0.93; rows 8 or 12 KiB apart stay direct: 16 x 4096 @ 4096 x
+    # 2048 fp32 0.72, 12 x 3072 @ 3072^2 fp32 0.88), unless the panel kernel
+    # would take them instead (9 x 512 @ 512 x 8192 fp32, direct / panel:
+    # 0.80).
     # Few columns of B in batch entries whose A^T fits the panel kernel stay
     # with it or the direct kernel: there the dot kernel's sums across lanes
     # outweigh its FMAs (Zen 3, AVX2, 2 threads, 256 or 4096 entries, dot
@@ -386,8 +407,10 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
                   or few_cols and g.n * g.k * size <= DOT_PACK_BYTES))
     cdef bint wide_b = g.n >= 16 * lanes and g.k * g.n * size > L2_BYTES // 4
     cdef bint strips = g.m <= NARROW_MAX and g.k * g.n * size <= FEW_CACHED_BYTES
-    cdef bint eight_rows = (g.m == FEW_MAX and rows < FEW_MAX
-                            and (size == 4 or n_batch > 1 or g.k * g.n * size > L2_BYTES))
+    cdef bint streamed_b = g.k * g.n * size >= B_STREAMED_BYTES
+    cdef bint eight_rows = (g.m == FEW_MAX
+                            and (rows < FEW_MAX and (size == 4 or n_batch > 1 or g.k * g.n * size > L2_BYTES)
+                                 or streamed_b))
     g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.n >= lanes
              and (g.m < rows and (g.m <= NARROW_MAX or wide_b)
                   or (g.m < FEW_MAX or eight_rows) and wide_b and g.n >= FEW_MIN_COLS
@@ -395,7 +418,9 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.direct = (not g.dot and not g.few and g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
                 and not (g.m <= g.width and g.k == g.width)
                 and (small_entry
-                     or g.m <= max_m and g.m * g.k * size <= L2_BYTES))
+                     or g.m <= max_m and g.m * g.k * size <= L2_BYTES
+                     and not (streamed_b and g.sb0 != 0 and (g.sb0 * size) % B_ROW_CONFLICT_BYTES == 0
+                              and not _fits_panel(&g, size))))
     if g.direct:
         g.panel_rows = cols
     g.stream = g.direct and n_batch * g.n * g.m * size >= STREAM_MIN_BYTES

@@ -1301,6 +1301,22 @@ def test_every_simd_variant_direct_kernel_batches(simd_variant, dtype, m, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_simd_variant_streams_a_large_b_for_eight_rows(simd_variant, dtype):
+    """8 rows of A against a B of 16 MiB or more (8 tokens against a weight)
+    take the few-rows kernel on every variant, AVX-512 too, whose direct
+    kernel would read B's rows a few vectors at a time, a page per step:
+    right results with a ragged last chunk of B's columns, on 1 and 2 threads."""
+    rng = np.random.default_rng(21)
+    k = 2048
+    n = 16 * 1024 * 1024 // (k * np.dtype(dtype).itemsize) + 5
+    a = rng.standard_normal((8, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    assert matmul_t_plan(a, b, method="native")["kernel"] == "few-rows"
+    for num_threads in (1, 2):
+        assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("narrow", [1, 2, 3, 4, 5, 7, 8])    # dot and few rows: up to 8
 @pytest.mark.parametrize("k", [1, 7, 16, 17, 100])            # whole vectors of k and a tail
 def test_every_simd_variant_matrix_vector_products(simd_variant, dtype, narrow, k):

@@ -5,9 +5,9 @@ The plan comes from the same C function that ``matmul_t`` dispatches on
 that dispatch: each row says which kernel a shape takes with the AVX2
 variant and why (the measurement is in ``_geometry``'s comments).  A change
 of routing, wanted or not, fails here and has to be written down.  The AVX2
-variant runs on every CPU that CI meets (Zen 3 to 5, Intel Xeon); the
-routing of the other variants differs and is covered by the numeric tests
-in test_matmul_t.py.
+variant runs on every CPU that CI meets (Zen 3 to 5, Intel Xeon); where
+the AVX-512 variant routes differently, a second table covers it on CPUs
+that have it; the numeric tests in test_matmul_t.py run every variant.
 """
 
 from __future__ import annotations
@@ -94,6 +94,46 @@ def test_routes_with_avx2_on_two_threads(avx2, a_shape, b_shape, dtype, kernel, 
     plan = matmul_t_plan(_ones(a_shape, dtype), _ones(b_shape, dtype), num_threads=2, method="native")
     assert (plan["kernel"], plan["split"], plan["threads"]) == (kernel, split, 2)
     assert plan["simd"] == "avx2" and plan["method"] == "native"
+
+
+@pytest.fixture
+def avx512():
+    """The AVX-512 variant active for one test (then the previous one again)."""
+    if "avx512" not in _matmul_t.simd_supported():
+        pytest.skip("this CPU has no AVX-512")
+    active = _matmul_t.active_simd()
+    _matmul_t.select_simd("avx512")
+    yield
+    _matmul_t.select_simd(active)
+
+
+# Where the AVX-512 variant routes differently because its direct kernel
+# takes single products with up to 256 rows of A: not against a B of 16 MiB
+# or more (see _geometry's comments for the measurements).
+ROUTES_AVX512 = [
+    ((256, 256), (256, 256), F64, "direct", "product"),
+    ((16, 4096), (4096, 2048), F32, "direct", "product"),   # 32 MiB, rows 8 KiB apart: no set conflict
+    ((8, 1024), (1024, 1024), F64, "direct", "product"),    # 8 MiB: cached
+    # 8 rows against a B of 16 MiB or more: the few-rows kernel streams B's rows
+    ((8, 4096), (4096, 4096), F32, "few-rows", "product"),
+    ((8, 2048), (2048, 1024), F64, "few-rows", "product"),
+    # more rows against such a B whose rows are a multiple of 16 KiB apart
+    # (they share L2 sets): the blocked GEMM, which packs B
+    ((16, 4096), (4096, 4096), F32, "blocked-gemm", "product"),
+    ((32, 1024), (1024, 4096), F32, "blocked-gemm", "product"),
+    ((16, 1024), (1024, 2048), F64, "blocked-gemm", "product"),
+    # ... unless A^T fits the panel kernel, which would take it instead
+    ((9, 512), (512, 8192), F32, "direct", "product"),
+]
+
+
+@pytest.mark.skipif(not openmp_enabled(), reason="built without OpenMP: one thread, split none")
+@pytest.mark.parametrize("a_shape, b_shape, dtype, kernel, split", ROUTES_AVX512,
+                         ids=[f"{a}@{b}-{np.dtype(d).name}" for a, b, d, *_ in ROUTES_AVX512])
+def test_routes_with_avx512_on_two_threads(avx512, a_shape, b_shape, dtype, kernel, split):
+    plan = matmul_t_plan(_ones(a_shape, dtype), _ones(b_shape, dtype), num_threads=2, method="native")
+    assert (plan["kernel"], plan["split"], plan["threads"]) == (kernel, split, 2)
+    assert plan["simd"] == "avx512"
 
 
 def test_plan_describes_the_result():
