@@ -218,7 +218,8 @@ cdef enum:
     FEW_MIN_COLS = 128
     FEW_CACHED_BYTES = 512 * 1024    # FO_FEW_CACHED: up to it, 2-4 rows of A take its strips
     B_STREAMED_BYTES = 16 * 1024 * 1024   # a B this large streams from memory
-    B_ROW_CONFLICT_BYTES = 16 * 1024      # rows of B a multiple of it apart share cache sets
+    STREAMED_KC = 64                 # depth and columns of B per cache block where one A^T
+    STREAMED_MC = 2048               #   micro-panel meets a streamed B with contiguous rows
     DOT_LONG_K = 1024
     DOT_PACK_BYTES = 64 * 1024
 
@@ -380,18 +381,23 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # 4096 @ 4096^2 fp32 2.61, fp64 3.23, 8 x 4096 @ 4096 x 11008 fp32 2.83,
     # 8 x 2048 @ 2048^2 fp32 1.20, fp64 1.66, 8 x 1536 @ 1536^2 fp64 1.34, 8 x
     # 1024 @ 1024 x 4096 fp64 1.45, 8 x 4096 @ 4096 x 1024 fp32 1.01; below 16
-    # MiB 0.85-0.98).  For the same reason, and because rows of B a multiple
-    # of B_ROW_CONFLICT_BYTES apart share L2 sets (so a strip of B does not
-    # stay cached for the next group of rows of A and is read from memory
-    # again), single products with such a B of B_STREAMED_BYTES or more take
-    # the blocked GEMM, which packs B (Xeon, direct time / blocked GEMM time:
-    # 9, 16 and 32 x 4096 @ 4096^2 fp32 1.90, 1.71, 3.01, 16 x 4096 @ 4096^2
-    # fp64 2.34, 16 and 24 x 2048 @ 2048^2 fp64 1.55, 2.20, 16 x 1024 @ 1024 x
-    # 2048 fp64 1.14, 32 x 1024 @ 1024 x 4096 fp32 1.26, 16 x 2048 @ 2048 x
-    # 4096 fp32 0.93; rows 8 or 12 KiB apart stay direct: 16 x 4096 @ 4096 x
-    # 2048 fp32 0.72, 12 x 3072 @ 3072^2 fp32 0.88), unless the panel kernel
-    # would take them instead (9 x 512 @ 512 x 8192 fp32, direct / panel:
-    # 0.80).
+    # MiB 0.85-0.98).  For the same reason (and, where rows of B are a
+    # multiple of 16 KiB apart, because they share L2 sets, so that a strip of
+    # B is read from memory again for every group of rows of A), no single
+    # product against such a B takes the direct kernel, unless the panel
+    # kernel would take it instead (9 x 512 @ 512 x 8192 fp32, direct / panel
+    # 0.80): the blocked GEMM packs B.  Where A^T is one micro-panel and B's
+    # rows are contiguous, each packed B^T block is used once, and its blocks
+    # are STREAMED_MC columns of B wide and STREAMED_KC deep, so that its
+    # packing reads long runs of B's rows (the default 192-384 columns by 512
+    # read 768 B-1.5 KiB of each row).  Xeon, 2 threads, direct time / blocked
+    # GEMM time with these blocks: (12, 4096) @ (4096, 11008) fp32 2.47, (16,
+    # 4096) @ (4096, 11008) fp64 2.88, 16 x 4096 @ 4096 x 2048 fp32 1.11, 12 x
+    # 3072 @ 3072^2 fp32 1.11, 16 x 2048 @ 2048 x 4096 fp32 1.48, 32 x 1000 @
+    # 1000 x 3000 fp64 1.37, 64 x 2000 @ 2000 x 4000 fp32 1.52; the default
+    # blocks / these: 16 x 4096 @ 4096^2 fp32 1.44, fp64 1.16 (128-deep
+    # blocks 0.82-1.04 against 64; 4096 or 8192 columns wide against 2048:
+    # 0.93-1.06).
     # Few columns of B in batch entries whose A^T fits the panel kernel stay
     # with it or the direct kernel: there the dot kernel's sums across lanes
     # outweigh its FMAs (Zen 3, AVX2, 2 threads, 256 or 4096 entries, dot
@@ -419,8 +425,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
                 and not (g.m <= g.width and g.k == g.width)
                 and (small_entry
                      or g.m <= max_m and g.m * g.k * size <= L2_BYTES
-                     and not (streamed_b and g.sb0 != 0 and (g.sb0 * size) % B_ROW_CONFLICT_BYTES == 0
-                              and not _fits_panel(&g, size))))
+                     and not (streamed_b and not _fits_panel(&g, size))))
     if g.direct:
         g.panel_rows = cols
     g.stream = g.direct and n_batch * g.n * g.m * size >= STREAM_MIN_BYTES
@@ -428,6 +433,9 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.b_in_place = g.m <= g.nr and g.sb0 == 1 and g.sb1 != 0
     g.kc = KC_IN_PLACE if g.b_in_place else KC
     g.mc = min(max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr), _round_up(g.n, g.mr))
+    if not g.b_in_place and g.m <= g.nr and g.sb1 == 1 and streamed_b:   # B^T blocks used once
+        g.kc = STREAMED_KC
+        g.mc = min(STREAMED_MC // g.mr * g.mr, _round_up(g.n, g.mr))
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
     g.ldr = g.m
     _span(g.m, g.k, g.sa0, g.sa1, &g.a_lo, &g.a_len)

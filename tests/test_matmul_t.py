@@ -1301,6 +1301,27 @@ def test_every_simd_variant_direct_kernel_batches(simd_variant, dtype, m, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_simd_variant_packs_a_streamed_b_in_wide_shallow_blocks(simd_variant, dtype):
+    """One A^T micro-panel (here a ragged one) against a B of 16 MiB or more
+    with contiguous rows: the blocked GEMM packs B in blocks of 2048 columns
+    (a multiple of the tile's rows) by 64 steps of depth; ragged last blocks
+    of columns (fp32 4200 = 2 x 2046 + 108, fp64 2100 = 2046 + 54) and of
+    depth (1000 = 15 x 64 + 40), on 1 and 2 threads."""
+    mr, nr = _matmul_t.tile_shape(np.dtype(dtype).char)
+    m = nr - 3
+    if m <= 8:
+        pytest.skip(f"a {nr}-row A^T micro-panel: up to 8 rows of A take the few-rows kernel")
+    rng = np.random.default_rng(22)
+    k, n = 1000, 4200 * 4 // np.dtype(dtype).itemsize
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    assert k * n * b.itemsize >= 16 * 1024 * 1024
+    assert matmul_t_plan(a, b, method="native")["kernel"] == "blocked-gemm"
+    for num_threads in (1, 2):
+        assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_simd_variant_streams_a_large_b_for_eight_rows(simd_variant, dtype):
     """8 rows of A against a B of 16 MiB or more (8 tokens against a weight)
     take the few-rows kernel on every variant, AVX-512 too, whose direct

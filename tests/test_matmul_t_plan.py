@@ -109,18 +109,19 @@ def avx512():
 
 # Where the AVX-512 variant routes differently because its direct kernel
 # takes single products with up to 256 rows of A: not against a B of 16 MiB
-# or more (see _geometry's comments for the measurements).
+# or more, read from memory (see _geometry's comments for the measurements).
 ROUTES_AVX512 = [
     ((256, 256), (256, 256), F64, "direct", "product"),
-    ((16, 4096), (4096, 2048), F32, "direct", "product"),   # 32 MiB, rows 8 KiB apart: no set conflict
     ((8, 1024), (1024, 1024), F64, "direct", "product"),    # 8 MiB: cached
+    ((16, 2048), (2048, 1024), F32, "direct", "product"),
     # 8 rows against a B of 16 MiB or more: the few-rows kernel streams B's rows
     ((8, 4096), (4096, 4096), F32, "few-rows", "product"),
     ((8, 2048), (2048, 1024), F64, "few-rows", "product"),
-    # more rows against such a B whose rows are a multiple of 16 KiB apart
-    # (they share L2 sets): the blocked GEMM, which packs B
+    # more rows against such a B: the blocked GEMM, which packs B's rows in
+    # long runs
     ((16, 4096), (4096, 4096), F32, "blocked-gemm", "product"),
-    ((32, 1024), (1024, 4096), F32, "blocked-gemm", "product"),
+    ((16, 4096), (4096, 2048), F32, "blocked-gemm", "product"),
+    ((12, 4096), (4096, 11008), F32, "blocked-gemm", "product"),
     ((16, 1024), (1024, 2048), F64, "blocked-gemm", "product"),
     # ... unless A^T fits the panel kernel, which would take it instead
     ((9, 512), (512, 8192), F32, "direct", "product"),
