@@ -393,9 +393,9 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # read 768 B-1.5 KiB of each row).  Xeon, 2 threads, direct time / blocked
     # GEMM time with these blocks: (12, 4096) @ (4096, 11008) fp32 2.47, (16,
     # 4096) @ (4096, 11008) fp64 2.88, 16 x 4096 @ 4096 x 2048 fp32 1.11, 12 x
-    # 3072 @ 3072^2 fp32 1.11, 16 x 2048 @ 2048 x 4096 fp32 1.48, 32 x 1000 @
-    # 1000 x 3000 fp64 1.37, 64 x 2000 @ 2000 x 4000 fp32 1.52; the default
-    # blocks / these: 16 x 4096 @ 4096^2 fp32 1.44, fp64 1.16 (128-deep
+    # 3072 @ 3072^2 fp32 1.11, 32 x 1000 @ 1000 x 3000 fp64 1.37, 64 x 2000 @
+    # 2000 x 4000 fp32 1.52; the default blocks / these: 16 x 4096 @ 4096^2
+    # fp32 1.44, fp64 1.16, 16 x 2048 @ 2048 x 4096 fp32 1.48 (128-deep
     # blocks 0.82-1.04 against 64; 4096 or 8192 columns wide against 2048:
     # 0.93-1.06).
     # Few columns of B in batch entries whose A^T fits the panel kernel stay
