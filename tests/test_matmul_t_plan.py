@@ -12,6 +12,8 @@ that have it; the numeric tests in test_matmul_t.py run every variant.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -24,15 +26,25 @@ KEYS = {"shape", "dtype", "batch", "converted", "method", "kernel", "simd", "thr
         "gil_released"}
 
 
+@contextlib.contextmanager
+def _variant(name):
+    """The `name` SIMD variant active inside (then the previous one again);
+    the test is skipped where this CPU lacks it."""
+    if name not in _matmul_t.simd_supported():
+        pytest.skip(f"this CPU has no {name}")
+    active = _matmul_t.active_simd()
+    _matmul_t.select_simd(name)
+    try:
+        yield
+    finally:
+        _matmul_t.select_simd(active)
+
+
 @pytest.fixture
 def avx2():
-    """The AVX2 variant active for one test (then the previous one again)."""
-    if "avx2" not in _matmul_t.simd_supported():
-        pytest.skip("this CPU has no AVX2")
-    active = _matmul_t.active_simd()
-    _matmul_t.select_simd("avx2")
-    yield
-    _matmul_t.select_simd(active)
+    """The AVX2 variant active for one test."""
+    with _variant("avx2"):
+        yield
 
 
 def _ones(shape, dtype):
@@ -87,24 +99,6 @@ ROUTES_AVX2 = [
 ]
 
 
-@pytest.mark.skipif(not openmp_enabled(), reason="built without OpenMP: one thread, split none")
-@pytest.mark.parametrize("a_shape, b_shape, dtype, kernel, split", ROUTES_AVX2,
-                         ids=[f"{a}@{b}-{np.dtype(d).name}" for a, b, d, *_ in ROUTES_AVX2])
-def test_routes_with_avx2_on_two_threads(avx2, a_shape, b_shape, dtype, kernel, split):
-    plan = matmul_t_plan(_ones(a_shape, dtype), _ones(b_shape, dtype), num_threads=2, method="native")
-    assert (plan["kernel"], plan["split"], plan["threads"]) == (kernel, split, 2)
-    assert plan["simd"] == "avx2" and plan["method"] == "native"
-
-
-@pytest.fixture
-def avx512():
-    """The AVX-512 variant active for one test (then the previous one again)."""
-    if "avx512" not in _matmul_t.simd_supported():
-        pytest.skip("this CPU has no AVX-512")
-    active = _matmul_t.active_simd()
-    _matmul_t.select_simd("avx512")
-    yield
-    _matmul_t.select_simd(active)
 
 
 # Where the AVX-512 variant routes differently because its direct kernel
@@ -128,13 +122,17 @@ ROUTES_AVX512 = [
 ]
 
 
+ROUTES = [("avx2", *route) for route in ROUTES_AVX2] + [("avx512", *route) for route in ROUTES_AVX512]
+
+
 @pytest.mark.skipif(not openmp_enabled(), reason="built without OpenMP: one thread, split none")
-@pytest.mark.parametrize("a_shape, b_shape, dtype, kernel, split", ROUTES_AVX512,
-                         ids=[f"{a}@{b}-{np.dtype(d).name}" for a, b, d, *_ in ROUTES_AVX512])
-def test_routes_with_avx512_on_two_threads(avx512, a_shape, b_shape, dtype, kernel, split):
-    plan = matmul_t_plan(_ones(a_shape, dtype), _ones(b_shape, dtype), num_threads=2, method="native")
+@pytest.mark.parametrize("simd, a_shape, b_shape, dtype, kernel, split", ROUTES,
+                         ids=[f"{v}-{a}@{b}-{np.dtype(d).name}" for v, a, b, d, *_ in ROUTES])
+def test_routes_on_two_threads(simd, a_shape, b_shape, dtype, kernel, split):
+    with _variant(simd):
+        plan = matmul_t_plan(_ones(a_shape, dtype), _ones(b_shape, dtype), num_threads=2, method="native")
     assert (plan["kernel"], plan["split"], plan["threads"]) == (kernel, split, 2)
-    assert plan["simd"] == "avx512"
+    assert plan["simd"] == simd and plan["method"] == "native"
 
 
 def test_plan_describes_the_result():
