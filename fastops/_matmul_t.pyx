@@ -383,8 +383,8 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # 1024 @ 1024 x 4096 fp64 1.45, 8 x 4096 @ 4096 x 1024 fp32 1.01; below 16
     # MiB 0.85-0.98).  For the same reason (and, where rows of B are a
     # multiple of 16 KiB apart, because they share L2 sets, so that a strip of
-    # B is read from memory again for every group of rows of A), no single
-    # product against such a B takes the direct kernel, unless the panel
+    # B is read from memory again for every group of rows of A), no product
+    # or batch entry against such a B takes the direct kernel, unless the panel
     # kernel would take it instead (9 x 512 @ 512 x 8192 fp32, direct / panel
     # 0.80): the blocked GEMM packs B.  Where A^T is one micro-panel and B's
     # rows are contiguous, each packed B^T block is used once, and its blocks
@@ -430,10 +430,11 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
         g.panel_rows = cols
     g.stream = g.direct and n_batch * g.n * g.m * size >= STREAM_MIN_BYTES
     g.rows_across_panels = g.k * g.n * size > L2_BYTES
-    g.b_in_place = g.m <= g.nr and g.sb0 == 1 and g.sb1 != 0
+    cdef bint one_a_panel = g.m <= g.nr    # so each B^T block is used once
+    g.b_in_place = one_a_panel and g.sb0 == 1 and g.sb1 != 0
     g.kc = KC_IN_PLACE if g.b_in_place else KC
     g.mc = min(max(g.mr, MC_BYTES // (KC * size) // g.mr * g.mr), _round_up(g.n, g.mr))
-    if not g.b_in_place and g.m <= g.nr and g.sb1 == 1 and streamed_b:   # B^T blocks used once
+    if one_a_panel and not g.b_in_place and g.sb1 == 1 and streamed_b:
         g.kc = STREAMED_KC
         g.mc = min(STREAMED_MC // g.mr * g.mr, _round_up(g.n, g.mr))
     g.nc = min(max(g.nr, NC_BYTES // (KC * size) // g.nr * g.nr), _round_up(g.m, g.nr))
