@@ -106,6 +106,7 @@ SHAPES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "matvec 4096x4096 @ 4096x1": ((4096, 4096), (4096, 1)),
     "vecmat 32x1x128 @ 32x128x512": ((32, 1, 128), (32, 128, 512)),
     "decode 8x4096 @ 4096x4096": ((8, 4096), (4096, 4096)),
+    "decode 16x4096 @ 4096x4096": ((16, 4096), (4096, 4096)),
 }
 
 #: name -> (shape of x, shape of W) of the x @ W.T products (torch.nn.Linear's
@@ -181,7 +182,7 @@ class Square(_Products):
 
 class Shapes(_Products):
     """Batched, broadcast, outer (the Llama (A·B)ᵀ node), matrix-vector,
-    vector-matrix and few-row (8 tokens against a 4096^2 weight) products, see
+    vector-matrix and few-row (8 and 16 tokens against a 4096^2 weight) products, see
     :data:`SHAPES`."""
 
     params = [list(SHAPES), DTYPES, list(IMPLS)]

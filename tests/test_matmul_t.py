@@ -239,6 +239,7 @@ NAMED_SHAPES = {
     "matrix_vector": ((4096, 4096), (4096, 1)),
     "batched_vector_matrix": ((32, 1, 128), (32, 128, 512)),
     "decode_8_tokens": ((8, 4096), (4096, 4096)),
+    "decode_16_tokens": ((16, 4096), (4096, 4096)),
 }
 
 
