@@ -1089,13 +1089,7 @@ def test_tolerance_is_monotone_in_k_and_tighter_for_float64():
 # --------------------------------------------------------------------------- SIMD variants
 
 
-@pytest.fixture(params=fastops._matmul_t.simd_supported())
-def simd_variant(request):
-    """Run a test once per micro-kernel variant this CPU can execute."""
-    active = fastops._matmul_t.active_simd()
-    fastops._matmul_t.select_simd(request.param)
-    yield request.param
-    fastops._matmul_t.select_simd(active)
+# simd_variant (tests/conftest.py) runs a test once per variant this CPU can execute.
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -12,8 +12,6 @@ that have it; the numeric tests in test_matmul_t.py run every variant.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -24,27 +22,6 @@ from fastops._openmp_helpers import openmp_enabled
 F32, F64 = np.float32, np.float64
 KEYS = {"shape", "dtype", "batch", "converted", "method", "kernel", "simd", "threads", "split",
         "gil_released"}
-
-
-@contextlib.contextmanager
-def _variant(name):
-    """The `name` SIMD variant active inside (then the previous one again);
-    the test is skipped where this CPU lacks it."""
-    if name not in _matmul_t.simd_supported():
-        pytest.skip(f"this CPU has no {name}")
-    active = _matmul_t.active_simd()
-    _matmul_t.select_simd(name)
-    try:
-        yield
-    finally:
-        _matmul_t.select_simd(active)
-
-
-@pytest.fixture
-def avx2():
-    """The AVX2 variant active for one test."""
-    with _variant("avx2"):
-        yield
 
 
 def _ones(shape, dtype):
@@ -126,13 +103,12 @@ ROUTES = [("avx2", *route) for route in ROUTES_AVX2] + [("avx512", *route) for r
 
 
 @pytest.mark.skipif(not openmp_enabled(), reason="built without OpenMP: one thread, split none")
-@pytest.mark.parametrize("simd, a_shape, b_shape, dtype, kernel, split", ROUTES,
+@pytest.mark.parametrize("simd_variant, a_shape, b_shape, dtype, kernel, split", ROUTES, indirect=["simd_variant"],
                          ids=[f"{v}-{a}@{b}-{np.dtype(d).name}" for v, a, b, d, *_ in ROUTES])
-def test_routes_on_two_threads(simd, a_shape, b_shape, dtype, kernel, split):
-    with _variant(simd):
-        plan = matmul_t_plan(_ones(a_shape, dtype), _ones(b_shape, dtype), num_threads=2, method="native")
+def test_routes_on_two_threads(simd_variant, a_shape, b_shape, dtype, kernel, split):
+    plan = matmul_t_plan(_ones(a_shape, dtype), _ones(b_shape, dtype), num_threads=2, method="native")
     assert (plan["kernel"], plan["split"], plan["threads"]) == (kernel, split, 2)
-    assert plan["simd"] == simd and plan["method"] == "native"
+    assert plan["simd"] == simd_variant and plan["method"] == "native"
 
 
 def test_plan_describes_the_result():
@@ -179,7 +155,8 @@ def test_auto_is_native_below_the_blas_threshold_and_for_batches():
 
 
 @pytest.mark.skipif(not fastops.show_config(mode="dicts")["blas"]["found"], reason="no BLAS in build")
-def test_auto_on_amd_without_avx512_keeps_few_row_float64_products_native(avx2):
+@pytest.mark.parametrize("simd_variant", ["avx2"], indirect=True)
+def test_auto_on_amd_without_avx512_keeps_few_row_float64_products_native(simd_variant):
     """Zen 3: float64 single products from 1024^3 multiply-adds go to BLAS,
     except those with up to 256 rows of A; float32 ones stay native."""
     if _matmul_t.cpu_is_intel():
