@@ -405,17 +405,18 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # 1.9-2.8, (6,6)@(6,6) 3.4, (8,8)@(8,4) 2.3, (16,16)@(16,4) 2.4; float32
     # (16,32)@(32,5..8) 1.8-3.3, (16,16)@(16,4) 2.1; entries of 64x128 and
     # more, which keep the dot kernel, read 0.41-1.36).
+    cdef int64_t b_bytes = g.k * g.n * size      # one B (batch entry)
     cdef bint small_entry = n_batch > 1 and _fits_panel(&g, size)
     cdef bint few_cols = g.n <= DOT_MAX and not small_entry
     g.dot = (not g.tiny and g.sa1 == 1 and g.k >= lanes
              and (g.sb0 == 1 and (min(g.m, g.n) <= NARROW_MAX or few_cols
                                   or g.m <= DOT_MAX and g.k >= DOT_LONG_K)
-                  or few_cols and g.n * g.k * size <= DOT_PACK_BYTES))
-    cdef bint wide_b = g.n >= 16 * lanes and g.k * g.n * size > L2_BYTES // 4
-    cdef bint strips = g.m <= NARROW_MAX and g.k * g.n * size <= FEW_CACHED_BYTES
-    cdef bint streamed_b = g.k * g.n * size >= B_STREAMED_BYTES
+                  or few_cols and b_bytes <= DOT_PACK_BYTES))
+    cdef bint wide_b = g.n >= 16 * lanes and b_bytes > L2_BYTES // 4
+    cdef bint strips = g.m <= NARROW_MAX and b_bytes <= FEW_CACHED_BYTES
+    cdef bint streamed_b = b_bytes >= B_STREAMED_BYTES
     cdef bint eight_rows = (g.m == FEW_MAX
-                            and (rows < FEW_MAX and (size == 4 or n_batch > 1 or g.k * g.n * size > L2_BYTES)
+                            and (rows < FEW_MAX and (size == 4 or n_batch > 1 or b_bytes > L2_BYTES)
                                  or streamed_b))
     g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.n >= lanes
              and (g.m < rows and (g.m <= NARROW_MAX or wide_b)
@@ -429,7 +430,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     if g.direct:
         g.panel_rows = cols
     g.stream = g.direct and n_batch * g.n * g.m * size >= STREAM_MIN_BYTES
-    g.rows_across_panels = g.k * g.n * size > L2_BYTES
+    g.rows_across_panels = b_bytes > L2_BYTES
     cdef bint one_a_panel = g.m <= g.nr    # so each B^T block is used once
     g.b_in_place = one_a_panel and g.sb0 == 1 and g.sb1 != 0
     g.kc = KC_IN_PLACE if g.b_in_place else KC
