@@ -214,7 +214,8 @@ cdef enum:
     ALIGNED_MIN_BYTES = 256 * 1024
     NARROW_MAX = 4
     DOT_MAX = 8
-    FEW_MAX = 8                      # the few-rows kernel's most rows of A (fo_gemm_dot.inc)
+    FEW_MAX = 16                     # the few-rows kernel's most rows of A (fo_gemm_dot.inc)
+    FEW_CACHED_MAX = 8               # its most rows of A against a B that is not streamed
     FEW_MIN_COLS = 128
     FEW_CACHED_BYTES = 512 * 1024    # FO_FEW_CACHED: up to it, 2-4 rows of A take its strips
     B_STREAMED_BYTES = 16 * 1024 * 1024   # a B this large streams from memory
@@ -367,7 +368,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # of 128 x 512 to 64 x 2048, single and 64 entries: 1.08-3.99 (median
     # 2.2); 4096^2 B (memory-bound) 2.8-3.6, 6 x 256 @ 256 x 256 float32
     # 1.6-1.75, 256 x (6 x 128 @ 128 x 512) 1.8-2.2; float64 with 64-column
-    # rows of B 0.77-0.98 (so FEW_MIN_COLS).  8 rows of A (FEW_MAX) too with
+    # rows of B 0.77-0.98 (so FEW_MIN_COLS).  8 rows of A (FEW_CACHED_MAX) too with
     # AVX2 and SSE, except single float64 products whose B fits L2_BYTES
     # (Zen 3, 2 threads, blocked GEMM or panel time / few-rows time, best of
     # 9-15 rounds: float32 8 x k @ k x n, 128-4096 by 128-4096, 1.08-2.05,
@@ -381,13 +382,25 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # 4096 @ 4096^2 fp32 2.61, fp64 3.23, 8 x 4096 @ 4096 x 11008 fp32 2.83,
     # 8 x 2048 @ 2048^2 fp32 1.20, fp64 1.66, 8 x 1536 @ 1536^2 fp64 1.34, 8 x
     # 1024 @ 1024 x 4096 fp64 1.45, 8 x 4096 @ 4096 x 1024 fp32 1.01; below 16
-    # MiB 0.85-0.98).  For the same reason (and, where rows of B are a
+    # MiB 0.85-0.98).  So do 9 to FEW_MAX rows of A against such a B, with
+    # every variant (Zen 5, 2 threads, 7 rounds, blocked GEMM time / few-rows
+    # time: 12 or 16 x 2048 @ 2048^2 fp32 2.43 / 2.31, fp64 1.68 / 1.54, 12
+    # x 4096 @ 4096 x 11008 fp32 3.41, 16 x 4096 @ 4096^2 fp32 1.81, fp64
+    # 1.31, 12 or 16 x 2048 @ 2048 x 1024 fp64 2.15 / 1.77; AVX2, 5 rounds:
+    # 12 or 16 rows against 2048^2 and 4096^2, fp32 and fp64, 1.27-1.89);
+    # against a B of 4-8 MiB (in L3) the direct kernel stays ahead (direct
+    # time / few-rows time 0.62-0.91 for 12 and 16 rows, 0.43-0.61 for
+    # batches of 8 entries of (m, 512) @ (512, 512) fp32), and so does it
+    # where A^T fits the panel kernel (16 x 512 @ 512 x 8192 fp32, 0.58: k
+    # is short enough for a strip of B to stay in L1 across A's row groups).
+    # For the same reason (and, where rows of B are a
     # multiple of 16 KiB apart, because they share L2 sets, so that a strip of
     # B is read from memory again for every group of rows of A), no product
     # or batch entry against such a B takes the direct kernel, unless the panel
     # kernel would take it instead (9 x 512 @ 512 x 8192 fp32, direct / panel
     # 0.80): the blocked GEMM packs B.  Where A^T is one micro-panel and B's
-    # rows are contiguous, each packed B^T block is used once, and its blocks
+    # rows are contiguous (from 17 rows of A, or fewer where the few-rows
+    # kernel does not take them), each packed B^T block is used once, and its blocks
     # are STREAMED_MC columns of B wide and STREAMED_KC deep, so that its
     # packing reads long runs of B's rows (the default 192-384 columns by 512
     # read 768 B-1.5 KiB of each row).  Xeon, 2 threads, direct time / blocked
@@ -415,12 +428,14 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     cdef bint wide_b = g.n >= 16 * lanes and b_bytes > L2_BYTES // 4
     cdef bint strips = g.m <= NARROW_MAX and b_bytes <= FEW_CACHED_BYTES
     cdef bint streamed_b = b_bytes >= B_STREAMED_BYTES
-    cdef bint eight_rows = (g.m == FEW_MAX
-                            and (rows < FEW_MAX and (size == 4 or n_batch > 1 or b_bytes > L2_BYTES)
-                                 or streamed_b))
+    cdef bint eight_rows = (g.m == FEW_CACHED_MAX and rows < FEW_CACHED_MAX
+                            and (size == 4 or n_batch > 1 or b_bytes > L2_BYTES))
+    cdef bint rows_vs_streamed_b = streamed_b and (
+        g.m == FEW_CACHED_MAX or FEW_CACHED_MAX < g.m <= FEW_MAX and not _fits_panel(&g, size))
     g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.n >= lanes
              and (g.m < rows and (g.m <= NARROW_MAX or wide_b)
-                  or (g.m < FEW_MAX or eight_rows) and wide_b and g.n >= FEW_MIN_COLS
+                  or (g.m < FEW_CACHED_MAX or eight_rows or rows_vs_streamed_b)
+                  and wide_b and g.n >= FEW_MIN_COLS
                   and not (n_batch > 1 and strips)))
     g.direct = (not g.dot and not g.few and g.sb1 == 1 and g.m >= rows and g.n >= lanes and g.k > 1
                 and not (g.m <= g.width and g.k == g.width)

@@ -1298,18 +1298,23 @@ def test_every_simd_variant_direct_kernel_batches(simd_variant, dtype, m, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_every_simd_variant_packs_a_streamed_b_in_wide_shallow_blocks(simd_variant, dtype):
+@pytest.mark.parametrize("wide", [True, False])
+def test_every_simd_variant_packs_a_streamed_b_in_wide_shallow_blocks(simd_variant, dtype, wide):
     """One A^T micro-panel (here a ragged one) against a B of 16 MiB or more
     with contiguous rows: the blocked GEMM packs B in blocks of 2048 columns
     (a multiple of the tile's rows) by 64 steps of depth; ragged last blocks
     of columns (fp32 4200 = 2 x 2046 + 108, fp64 2100 = 2046 + 54) and of
-    depth (1000 = 15 x 64 + 40), on 1 and 2 threads."""
+    depth (1000 = 15 x 64 + 40), on 1 and 2 threads.  Rows of B too short
+    for the few-rows kernel (100 columns, one short block, depth blocks to a
+    ragged last one) reach these blocks with every variant; wide ones only
+    from 17 rows of A (up to 16 take the few-rows kernel)."""
     mr, nr = _matmul_t.tile_shape(np.dtype(dtype).char)
     m = nr - 3
-    if m <= 8:
-        pytest.skip(f"a {nr}-row A^T micro-panel: up to 8 rows of A take the few-rows kernel")
+    if m <= (16 if wide else 4):
+        pytest.skip(f"m = {m} (a {nr}-row A^T micro-panel less 3): the few-rows kernel takes it")
     rng = np.random.default_rng(22)
-    k, n = 1000, 4200 * 4 // np.dtype(dtype).itemsize
+    size = np.dtype(dtype).itemsize
+    k, n = (1000, 4200 * 4 // size) if wide else (16 * 1024 * 1024 // (100 * size) + 40, 100)
     a = rng.standard_normal((m, k)).astype(dtype)
     b = rng.standard_normal((k, n)).astype(dtype)
     assert k * n * b.itemsize >= 16 * 1024 * 1024
@@ -1319,19 +1324,24 @@ def test_every_simd_variant_packs_a_streamed_b_in_wide_shallow_blocks(simd_varia
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_every_simd_variant_streams_a_large_b_for_eight_rows(simd_variant, dtype):
-    """8 rows of A against a B of 16 MiB or more (8 tokens against a weight)
-    take the few-rows kernel on every variant, AVX-512 too, whose direct
-    kernel would read B's rows a few vectors at a time, a page per step:
-    right results with a ragged last chunk of B's columns, on 1 and 2 threads."""
-    rng = np.random.default_rng(21)
-    k = 2048
+@pytest.mark.parametrize("m", [8, 9, 13, 16])
+def test_every_simd_variant_streams_a_large_b_for_up_to_16_rows(simd_variant, dtype, m):
+    """8 to 16 rows of A against a B of 16 MiB or more (a few tokens against
+    a weight) take the few-rows kernel on every variant, AVX-512 too, whose
+    direct kernel would read B's rows a few vectors at a time, a page per
+    step: right results with a ragged last chunk of B's columns and a last
+    group of 5 rows of B (k = 8 * 255 + 5), A C- and Fortran-ordered, on 1
+    and 2 threads."""
+    rng = np.random.default_rng(21 + m)
+    k = 2045
     n = 16 * 1024 * 1024 // (k * np.dtype(dtype).itemsize) + 5
-    a = rng.standard_normal((8, k)).astype(dtype)
+    a = rng.standard_normal((m, k)).astype(dtype)
     b = rng.standard_normal((k, n)).astype(dtype)
-    assert matmul_t_plan(a, b, method="native")["kernel"] == "few-rows"
-    for num_threads in (1, 2):
-        assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
+    for a_view in (a, np.asfortranarray(a)):
+        assert matmul_t_plan(a_view, b, method="native")["kernel"] == "few-rows"
+        for num_threads in (1, 2):
+            assert_matmul_t_close(matmul_t(a_view, b, method="native", num_threads=num_threads),
+                                  a_view, b)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
