@@ -216,6 +216,8 @@ cdef enum:
     DOT_MAX = 8
     FEW_MAX = 16                     # the few-rows kernel's most rows of A (fo_gemm_dot.inc)
     FEW_CACHED_MAX = 8               # its most rows of A against a B that is not streamed
+    FEW_GROUPED_MAX = 28             # its most rows of A in groups of FEW_MAX, float32
+    FEW_GROUPED_MAX_F64 = 20         #   and float64 (each group a pass over B)
     FEW_MIN_COLS = 128
     FEW_CACHED_BYTES = 512 * 1024    # FO_FEW_CACHED: up to it, 2-4 rows of A take its strips
     B_STREAMED_BYTES = 16 * 1024 * 1024   # a B this large streams from memory
@@ -393,6 +395,14 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # batches of 8 entries of (m, 512) @ (512, 512) fp32), and so does it
     # where A^T fits the panel kernel (16 x 512 @ 512 x 8192 fp32, 0.58: k
     # is short enough for a strip of B to stay in L1 across A's row groups).
+    # Beyond FEW_MAX rows the kernel takes A's rows in two even groups, each
+    # a pass over B, up to FEW_GROUPED_MAX rows in float32 and
+    # FEW_GROUPED_MAX_F64 in float64 (Zen 5, 2 threads, 5-7 rounds, blocked
+    # GEMM time / grouped few-rows time, x 4096 @ 4096^2, AVX-512 / AVX2:
+    # 17 rows fp32 1.79 / 1.63, fp64 1.21 / 1.33; 20 rows fp32 1.53 / 1.57,
+    # fp64 1.03 / 1.00; 24 rows fp32 1.45 / 1.24, fp64 1.03 / 0.93; 28 rows
+    # fp32 1.28 / 1.10; 32 rows fp32 1.14 / 0.99, fp64 0.89 / 0.85; (24,
+    # 4096) @ (4096, 11008) fp32 1.86).
     # For the same reason (and, where rows of B are a
     # multiple of 16 KiB apart, because they share L2 sets, so that a strip of
     # B is read from memory again for every group of rows of A), no product
@@ -431,7 +441,8 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     cdef bint eight_rows = (g.m == FEW_CACHED_MAX and rows < FEW_CACHED_MAX
                             and (size == 4 or n_batch > 1 or b_bytes > L2_BYTES))
     cdef bint rows_vs_streamed_b = streamed_b and (
-        g.m == FEW_CACHED_MAX or FEW_CACHED_MAX < g.m <= FEW_MAX and not _fits_panel(&g, size))
+        g.m == FEW_CACHED_MAX or FEW_CACHED_MAX < g.m and not _fits_panel(&g, size)
+        and g.m <= (FEW_GROUPED_MAX_F64 if size == 8 else FEW_GROUPED_MAX))
     g.few = (not g.tiny and not g.dot and g.sb1 == 1 and g.n >= lanes
              and (g.m < rows and (g.m <= NARROW_MAX or wide_b)
                   or (g.m < FEW_CACHED_MAX or eight_rows or rows_vs_streamed_b)

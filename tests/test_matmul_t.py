@@ -1307,10 +1307,10 @@ def test_every_simd_variant_packs_a_streamed_b_in_wide_shallow_blocks(simd_varia
     depth (1000 = 15 x 64 + 40), on 1 and 2 threads.  Rows of B too short
     for the few-rows kernel (100 columns, one short block, depth blocks to a
     ragged last one) reach these blocks with every variant; wide ones only
-    from 17 rows of A (up to 16 take the few-rows kernel)."""
+    beyond the rows the few-rows kernel takes (28 in float32, 20 in float64)."""
     mr, nr = _matmul_t.tile_shape(np.dtype(dtype).char)
     m = nr - 3
-    if m <= (16 if wide else 4):
+    if m <= ((28 if dtype is np.float32 else 20) if wide else 4):
         pytest.skip(f"m = {m} (a {nr}-row A^T micro-panel less 3): the few-rows kernel takes it")
     rng = np.random.default_rng(22)
     size = np.dtype(dtype).itemsize
@@ -1323,15 +1323,16 @@ def test_every_simd_variant_packs_a_streamed_b_in_wide_shallow_blocks(simd_varia
         assert_matmul_t_close(matmul_t(a, b, method="native", num_threads=num_threads), a, b)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m", [8, 9, 13, 16])
-def test_every_simd_variant_streams_a_large_b_for_up_to_16_rows(simd_variant, dtype, m):
-    """8 to 16 rows of A against a B of 16 MiB or more (a few tokens against
-    a weight) take the few-rows kernel on every variant, AVX-512 too, whose
-    direct kernel would read B's rows a few vectors at a time, a page per
-    step: right results with a ragged last chunk of B's columns and a last
-    group of 5 rows of B (k = 8 * 255 + 5), A C- and Fortran-ordered, on 1
-    and 2 threads."""
+@pytest.mark.parametrize("dtype, m", [(d, m) for d in (np.float32, np.float64)
+                                      for m in (8, 9, 13, 16, 17, 20)] + [(np.float32, 27)])
+def test_every_simd_variant_streams_a_large_b_for_few_rows(simd_variant, dtype, m):
+    """8 to 28 rows of A (20 in float64) against a B of 16 MiB or more (a few
+    tokens against a weight) take the few-rows kernel on every variant,
+    AVX-512 too, whose direct kernel would read B's rows a few vectors at a
+    time, a page per step, from 17 rows in two groups of rows of A (17 = 9 +
+    8, 27 = 14 + 13): right results with a ragged last chunk of B's columns
+    and a last group of 5 rows of B (k = 8 * 255 + 5), A C- and
+    Fortran-ordered, on 1 and 2 threads."""
     rng = np.random.default_rng(21 + m)
     k = 2045
     n = 16 * 1024 * 1024 // (k * np.dtype(dtype).itemsize) + 5

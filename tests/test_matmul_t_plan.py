@@ -68,7 +68,11 @@ ROUTES_AVX2 = [
     ((16, 512), (512, 8192), F32, "few-rows", "product"),
     ((12, 256), (256, 16384), F32, "panel", "product"),
     ((16, 2048), (2048, 1024), F32, "blocked-gemm", "product"),   # 8 MiB: cached
-    ((17, 4096), (4096, 4096), F32, "blocked-gemm", "product"),
+    # ... and more rows in two groups, each a pass over B: up to 28 in fp32, 20 in fp64
+    ((28, 4096), (4096, 4096), F32, "few-rows", "product"),
+    ((20, 4096), (4096, 2048), F64, "few-rows", "product"),
+    ((29, 4096), (4096, 4096), F32, "blocked-gemm", "product"),
+    ((21, 4096), (4096, 2048), F64, "blocked-gemm", "product"),
     # ... but not a single float64 product whose B fits L2 (0.87-0.96)
     ((8, 128), (128, 512), F64, "panel", "product"),
     # ... but not 4 rows in batch entries whose B its strips would read from memory,
@@ -104,10 +108,12 @@ ROUTES_AVX512 = [
     ((9, 512), (512, 8192), F32, "direct", "product"),
     ((16, 512), (512, 8192), F32, "direct", "product"),
     ((16, 2048), (2048, 1024), F32, "direct", "product"),
-    # more rows against a streamed B: the blocked GEMM, which packs B's rows
-    # in long runs
-    ((17, 4096), (4096, 4096), F32, "blocked-gemm", "product"),
+    # ... up to 28 rows in fp32 and 20 in fp64 in two groups; more rows
+    # against a streamed B: the blocked GEMM, which packs B's rows in long runs
+    ((17, 4096), (4096, 4096), F32, "few-rows", "product"),
+    ((24, 4096), (4096, 11008), F32, "few-rows", "product"),
     ((32, 4096), (4096, 2048), F32, "blocked-gemm", "product"),
+    ((24, 4096), (4096, 2048), F64, "blocked-gemm", "product"),
 ]
 
 
