@@ -214,9 +214,8 @@ cdef enum:
     ALIGNED_MIN_BYTES = 256 * 1024
     NARROW_MAX = 4
     DOT_MAX = 8
-    FEW_MAX = 16                     # the few-rows kernel's most rows of A (fo_gemm_dot.inc)
-    FEW_CACHED_MAX = 8               # its most rows of A against a B that is not streamed
-    FEW_GROUPED_MAX = 28             # its most rows of A in groups of FEW_MAX, float32
+    FEW_CACHED_MAX = 8               # the few-rows kernel's most rows of A against a cached B
+    FEW_GROUPED_MAX = 28             # its most rows of A (groups of up to FO_FEW_MAX = 16), float32
     FEW_GROUPED_MAX_F64 = 20         #   and float64 (each group a pass over B)
     FEW_MIN_COLS = 128
     FEW_CACHED_BYTES = 512 * 1024    # FO_FEW_CACHED: up to it, 2-4 rows of A take its strips
@@ -384,7 +383,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # 4096 @ 4096^2 fp32 2.61, fp64 3.23, 8 x 4096 @ 4096 x 11008 fp32 2.83,
     # 8 x 2048 @ 2048^2 fp32 1.20, fp64 1.66, 8 x 1536 @ 1536^2 fp64 1.34, 8 x
     # 1024 @ 1024 x 4096 fp64 1.45, 8 x 4096 @ 4096 x 1024 fp32 1.01; below 16
-    # MiB 0.85-0.98).  So do 9 to FEW_MAX rows of A against such a B, with
+    # MiB 0.85-0.98).  So do 9 to 16 rows of A against such a B, with
     # every variant (Zen 5, 2 threads, 7 rounds, blocked GEMM time / few-rows
     # time: 12 or 16 x 2048 @ 2048^2 fp32 2.43 / 2.31, fp64 1.68 / 1.54, 12
     # x 4096 @ 4096 x 11008 fp32 3.41, 16 x 4096 @ 4096^2 fp32 1.81, fp64
@@ -395,7 +394,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # batches of 8 entries of (m, 512) @ (512, 512) fp32), and so does it
     # where A^T fits the panel kernel (16 x 512 @ 512 x 8192 fp32, 0.58: k
     # is short enough for a strip of B to stay in L1 across A's row groups).
-    # Beyond FEW_MAX rows the kernel takes A's rows in two even groups, each
+    # Beyond 16 rows (FO_FEW_MAX) the kernel takes A's rows in two even groups, each
     # a pass over B, up to FEW_GROUPED_MAX rows in float32 and
     # FEW_GROUPED_MAX_F64 in float64 (Zen 5, 2 threads, 5-7 rounds, blocked
     # GEMM time / grouped few-rows time, x 4096 @ 4096^2, AVX-512 / AVX2:
