@@ -59,25 +59,25 @@ ctypedef void (*panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
 ctypedef void (*entries_s_fn)(int, int64_t, int64_t, int64_t, const float *,
                              const int64_t *, int64_t, int64_t, const float *, const float *,
                              const int64_t *, int64_t, int64_t, float *, int64_t, int64_t,
-                             int) noexcept nogil
+                             int, float *) noexcept nogil
 ctypedef void (*entries_d_fn)(int, int64_t, int64_t, int64_t, const double *,
                              const int64_t *, int64_t, int64_t, const double *, const double *,
                              const int64_t *, int64_t, int64_t, double *, int64_t, int64_t,
-                             int) noexcept nogil
+                             int, double *) noexcept nogil
 ctypedef void (*dot_s_fn)(int64_t, int64_t, const float *, int64_t, const float *, int64_t,
-                          int64_t, float *, int64_t, int64_t, int64_t, int64_t) noexcept nogil
+                          int64_t, float *, int64_t, int64_t, int64_t, int64_t, float *) noexcept nogil
 ctypedef void (*dot_d_fn)(int64_t, int64_t, const double *, int64_t, const double *, int64_t,
-                          int64_t, double *, int64_t, int64_t, int64_t, int64_t) noexcept nogil
+                          int64_t, double *, int64_t, int64_t, int64_t, int64_t, double *) noexcept nogil
 ctypedef void (*direct_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                              const float *, int64_t, float *,
                              int64_t, int64_t, int) noexcept nogil
 ctypedef void (*few_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
-                          const float *, int64_t, float *, int64_t, int64_t) noexcept nogil
+                          const float *, int64_t, float *, int64_t, int64_t, float *) noexcept nogil
 ctypedef void (*direct_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                              const double *, int64_t, double *,
                              int64_t, int64_t, int) noexcept nogil
 ctypedef void (*few_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
-                          const double *, int64_t, double *, int64_t, int64_t) noexcept nogil
+                          const double *, int64_t, double *, int64_t, int64_t, double *) noexcept nogil
 
 cdef extern from "src/fo_gemm.h" nogil:
     ctypedef struct fo_tile_kernel_s:
@@ -133,6 +133,8 @@ cdef extern from "src/fo_gemm.h" nogil:
     int fo_simd_best()
     int fo_cpu_is_intel()
     int fo_cpu_family()
+    enum: FO_DOT_PACK_BYTES           # scratch of the dot and few-rows kernels, per thread
+    enum: FO_FEW_SUMS_BYTES
     void fo_simd_select(int level)
 
 cdef extern from "src/fo_blas.h" nogil:
@@ -223,7 +225,6 @@ cdef enum:
     STREAMED_KC = 64                 # depth and columns of B per cache block where one A^T
     STREAMED_MC = 2048               #   micro-panel meets a streamed B with contiguous rows
     DOT_LONG_K = 1024
-    DOT_PACK_BYTES = 64 * 1024
 
 
 cdef struct Geometry:
@@ -344,7 +345,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     # Matrix-vector and vector-matrix products: the dot kernel where m or n
     # is at most DOT_MAX and A's rows and B's columns are contiguous (B's
     # columns copied first when there are at most DOT_MAX of them, of
-    # DOT_PACK_BYTES in all, as in fo_gemm_dot.inc); 5 to 8 rows of A
+    # FO_DOT_PACK_BYTES in all, fo_gemm.h); 5 to 8 rows of A
     # against many columns of B only from k = DOT_LONG_K, where the sums
     # across lanes amortise (Zen 5, 2 threads, blocked GEMM time / dot time:
     # 5 x 4096 @ 4096 x 4096 2.2-3.0; 32 x (8 x 128 @ 128 x 512) 0.40-0.51,
@@ -433,7 +434,7 @@ cdef Geometry _geometry(floating *kind, cnp.ndarray a, cnp.ndarray b, int64_t n_
     g.dot = (not g.tiny and g.sa1 == 1 and g.k >= lanes
              and (g.sb0 == 1 and (min(g.m, g.n) <= NARROW_MAX or few_cols
                                   or g.m <= DOT_MAX and g.k >= DOT_LONG_K)
-                  or few_cols and b_bytes <= DOT_PACK_BYTES))
+                  or few_cols and b_bytes <= FO_DOT_PACK_BYTES))
     cdef bint wide_b = g.n >= 16 * lanes and b_bytes > L2_BYTES // 4
     cdef bint strips = g.m <= NARROW_MAX and b_bytes <= FEW_CACHED_BYTES
     cdef bint streamed_b = b_bytes >= B_STREAMED_BYTES
@@ -691,10 +692,15 @@ cdef inline int64_t _panel_len(const Geometry *g) noexcept nogil:
     return g.k * _round_up(g.m, g.width)
 
 
-cdef inline int64_t _panel_scratch(const Geometry *g) noexcept nogil:
-    """Scratch elements per thread of the panel kernel (the direct, dot and
-    few-rows kernels need none)."""
-    return 0 if g.direct or g.dot or g.few else _panel_len(g)
+cdef inline int64_t _kernel_scratch(const Geometry *g, int64_t size) noexcept nogil:
+    """Scratch bytes per thread of the panel kernel (its packed A^T), the
+    few-rows kernel (its sums, for 2 or more rows of A) and the dot kernel
+    (B's columns, where they are strided); the direct kernel needs none."""
+    if g.few:
+        return FO_FEW_SUMS_BYTES if g.m > 1 else 0
+    if g.dot:
+        return FO_DOT_PACK_BYTES if g.sb0 != 1 else 0
+    return 0 if g.direct else _panel_len(g) * size
 
 
 cdef inline bint _fits_panel(const Geometry *g, int64_t size) noexcept nogil:
@@ -723,43 +729,47 @@ cdef void _panel(const Geometry *g, const floating *a, const floating *b,
 
 cdef inline void _entries(const Geometry *g, const floating *pa, const floating *pb,
                           floating *pr, const int64_t *a_off, const int64_t *b_off,
-                          int64_t t_begin, int64_t t_end) noexcept nogil:
+                          int64_t t_begin, int64_t t_end, floating *scratch) noexcept nogil:
     """Batch entries t_begin..t_end-1 on the calling thread, in one C call: by
-    the tiny (g.tiny), dot (g.dot), few-rows (g.few) or direct kernel."""
+    the tiny (g.tiny), dot (g.dot), few-rows (g.few) or direct kernel, with
+    this thread's scratch (_kernel_scratch)."""
     cdef int kind = FO_ENTRIES_DOT if g.dot else FO_ENTRIES_FEW if g.few else FO_ENTRIES_DIRECT
     if g.tiny:
         kind = FO_ENTRIES_TINY_HALF if g.width == _half(g, pa) else FO_ENTRIES_TINY_FULL
     if floating is float:
         g.ks.entries(kind, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
-                     pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end, g.stream)
+                     pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end, g.stream, scratch)
     else:
         g.kd.entries(kind, g.m, g.k, g.n, pa, a_off, g.sa0, g.sa1,
-                     pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end, g.stream)
+                     pa + g.a_end, pb, b_off, g.sb0, g.sb1, pr, t_begin, t_end, g.stream, scratch)
 
 
 cdef void _narrow_parallel(const Geometry *g, const floating *a, const floating *b,
-                           floating *r, int n_threads) noexcept nogil:
+                           floating *r, floating *scratch, int64_t per_thread,
+                           int n_threads) noexcept nogil:
     """One product by the dot or few-rows kernel, the longer of R's sides
     split among n_threads (R's rows: columns of B; else its columns: rows of
-    A, for the dot kernel only)."""
+    A, for the dot kernel only), each with per_thread elements of scratch."""
     cdef bint by_rows = g.few or g.n >= g.m
     cdef int64_t extent = g.n if by_rows else g.m
     cdef int64_t chunk = _round_up(_cdiv(extent, n_threads), 64), c, lo, hi
+    cdef floating *mine
     for c in prange(_cdiv(extent, chunk), schedule="static", num_threads=n_threads):
         lo = c * chunk
         hi = min(extent, lo + chunk)
+        mine = scratch + omp_get_thread_num() * per_thread
         if floating is float:
             if g.few:
-                g.ks.few(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, lo, hi)
+                g.ks.few(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, lo, hi, mine)
             else:
                 g.ks.dot(g.m, g.k, a, g.sa0, b, g.sb0, g.sb1, r, 0 if by_rows else lo,
-                         g.m if by_rows else hi, lo if by_rows else 0, hi if by_rows else g.n)
+                         g.m if by_rows else hi, lo if by_rows else 0, hi if by_rows else g.n, mine)
         else:
             if g.few:
-                g.kd.few(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, lo, hi)
+                g.kd.few(g.m, g.k, a, g.sa0, g.sa1, b, g.sb0, r, lo, hi, mine)
             else:
                 g.kd.dot(g.m, g.k, a, g.sa0, b, g.sb0, g.sb1, r, 0 if by_rows else lo,
-                         g.m if by_rows else hi, lo if by_rows else 0, hi if by_rows else g.n)
+                         g.m if by_rows else hi, lo if by_rows else 0, hi if by_rows else g.n, mine)
 
 
 cdef void _panel_parallel(const Geometry *g, const floating *a, const floating *b,
@@ -975,9 +985,10 @@ cdef void _native_all(const Geometry *g, const Plan *p, const floating *pa,
     cdef bint whole_entries = p.kernel <= KERNEL_DIRECT, panel = p.kernel != KERNEL_GEMM
     if whole_entries and p.split == SPLIT_BATCH:
         for t in prange(nt, schedule="static", num_threads=nt):
-            _entries(g, pa, pb, pr, a_off, b_off, t * n_batch // nt, (t + 1) * n_batch // nt)
+            _entries(g, pa, pb, pr, a_off, b_off, t * n_batch // nt, (t + 1) * n_batch // nt,
+                     scratch + omp_get_thread_num() * per_thread)
     elif whole_entries and p.split == SPLIT_NONE:
-        _entries(g, pa, pb, pr, a_off, b_off, 0, n_batch)
+        _entries(g, pa, pb, pr, a_off, b_off, 0, n_batch, scratch)
     elif p.split == SPLIT_BATCH:
         for t in prange(n_batch, schedule="static", num_threads=nt):
             _native_entry(g, panel, pa, pb, pr, a_off, b_off, t, n_batch,
@@ -989,7 +1000,8 @@ cdef void _native_all(const Geometry *g, const Plan *p, const floating *pa,
                           scratch, scratch + rows_len)
     elif p.kernel == KERNEL_DOT or p.kernel == KERNEL_FEW:
         for t in range(n_batch):
-            _narrow_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r, nt)
+            _narrow_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
+                             scratch, per_thread, nt)
     elif panel:
         for t in range(n_batch):
             _panel_parallel(g, pa + a_off[t], pb + b_off[t], pr + t * stride_r,
@@ -1005,15 +1017,16 @@ cdef int _run_native(const Geometry *g, const Plan *p, const floating *pa, const
                      int64_t n_batch) except -1:
     """Every product through the native kernels, as planned.
 
-    Scratch per thread: packed B^T rows (or the panel kernel's A^T) and a
-    packed A^T block.  Small scratch lives on the stack.
+    Scratch per thread: packed B^T rows and a packed A^T block (blocked
+    GEMM), or what _kernel_scratch says.  Up to STACK_BYTES in all, it lives
+    on the stack.
     """
     cdef int64_t rows_len, cols_len, per_thread
     cdef char stack[STACK_BYTES + 64]
     cdef floating *scratch
     cdef size_t total
     if p.kernel != KERNEL_GEMM:
-        rows_len, cols_len = _round_up(_panel_scratch(g), 16), 0
+        rows_len, cols_len = _round_up(_cdiv(_kernel_scratch(g, sizeof(floating)), sizeof(floating)), 16), 0
     else:
         rows_len = 0 if g.b_in_place else _round_up(g.mc * min(g.k, g.kc), 16)
         cols_len = _round_up(g.nc * min(g.k, g.kc), 16)

@@ -933,6 +933,52 @@ def test_concurrent_tiny_calls_from_python_threads(method):
     _assert_correct_from_threads(problems, method, calls=200, workers=6)
 
 
+_SMALL_STACKS = """
+import sys, threading
+import numpy as np
+import fastops
+from fastops.testing import assert_matmul_t_close
+fastops._matmul_t.select_simd(sys.argv[1])
+rng = np.random.default_rng(0)
+f32 = np.float32
+problems = {                                       # every kernel, and those with 64 KiB of scratch
+    "tiny": ((4, 4), (4, 4)), "panel": ((1, 128, 1), (1, 1, 1024)), "direct": ((8, 64, 64), (8, 64, 64)),
+    "blocked-gemm": ((512, 512), (512, 512)), "dot": ((4096, 4096), (4096, 1)),
+    "dot, strided columns of B": ((2048, 2048), (2048, 3)),
+    "few-rows, 16 rows": ((16, 4096), (4096, 4096)), "few-rows, 2 groups": ((24, 4096), (4096, 4096)),
+    "few-rows, batch": ((16, 6, 256), (16, 256, 512)),
+}
+operands = {name: (rng.standard_normal(sa, dtype=f32), rng.standard_normal(sb, dtype=f32))
+            for name, (sa, sb) in problems.items()}
+results = {}
+def run():                                         # only matmul_t on the small stack (not NumPy's BLAS)
+    for name, (a, b) in operands.items():
+        results[name] = [fastops.matmul_t(a, b, method="native", num_threads=t) for t in (1, 2)]
+threading.stack_size(64 * 1024)                    # the calling thread: a small Python thread stack
+worker = threading.Thread(target=run)
+worker.start()
+worker.join()
+assert len(results) == len(problems), "the thread raised"
+for name, (a, b) in operands.items():
+    for got in results[name]:
+        assert_matmul_t_close(got, a, b)
+    print(name, fastops.matmul_t_plan(a, b, method="native")["kernel"])
+"""
+
+
+def test_every_simd_variant_runs_on_small_thread_stacks(simd_variant):
+    """Every kernel runs in a Python thread of 64 KiB of stack, with OpenMP's
+    worker threads on 64 KiB too (OMP_STACKSIZE): kernel scratch comes from
+    the heap (a stack overflow kills the child process)."""
+    import subprocess
+    env = dict(os.environ, OMP_STACKSIZE="64K")
+    done = subprocess.run([sys.executable, "-c", _SMALL_STACKS, simd_variant],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:] or f"child died: signal {-done.returncode}"
+    kernels = {line.rsplit(" ", 1)[1] for line in done.stdout.splitlines()}
+    assert {"tiny", "panel", "direct", "blocked-gemm", "dot", "few-rows"} <= kernels, done.stdout
+
+
 # --------------------------------------------------------------------------
 # GIL release
 # --------------------------------------------------------------------------

@@ -84,13 +84,22 @@ static inline __attribute__((always_inline)) void fo_prefetch_step(fo_prefetch *
     }
 }
 
+/* Scratch that the dot and few-rows kernels (fo_gemm_dot.inc) take from their
+ * caller, per thread, instead of the stack, where 64 KiB frames overflowed
+ * small thread stacks (Python's threading.stack_size(64 KiB), a tiny
+ * OMP_STACKSIZE): B's columns copied contiguous (dot), and the sums of up to
+ * 16 rows of A over a 4 KiB chunk of B's columns, each row a cache line
+ * longer (few-rows). */
+#define FO_DOT_PACK_BYTES (64 * 1024)
+#define FO_FEW_SUMS_BYTES (16 * (4096 + 64))
+
 /* Kernels that run batch entries in one call per thread (entries below). */
 enum { FO_ENTRIES_DIRECT = 0, FO_ENTRIES_TINY_FULL = 1, FO_ENTRIES_TINY_HALF = 2, FO_ENTRIES_DOT = 3,
        FO_ENTRIES_FEW = 4 };
 
 typedef void (*fo_entries_s_fn)(int, int64_t, int64_t, int64_t, const float *, const int64_t *,
                                 int64_t, int64_t, const float *, const float *, const int64_t *, int64_t,
-                                int64_t, float *, int64_t, int64_t, int);
+                                int64_t, float *, int64_t, int64_t, int, float *);
 typedef void (*fo_panel_s_fn)(int64_t, int64_t, const float *, int64_t, int64_t,
                               const float *, int64_t, int64_t, float *, float *, int64_t, int64_t, int,
                               fo_prefetch *);
@@ -116,21 +125,22 @@ typedef struct {
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
                    float *, int64_t, int64_t, int);
-    /* a rectangle of R by dot products along A's rows (fo_gemm_dot.inc) */
+    /* a rectangle of R by dot products along A's rows (fo_gemm_dot.inc);
+     * scratch of FO_DOT_PACK_BYTES where B's columns are strided */
     void (*dot)(int64_t, int64_t, const float *, int64_t, const float *, int64_t, int64_t, float *,
-                int64_t, int64_t, int64_t, int64_t);
+                int64_t, int64_t, int64_t, int64_t, float *);
     /* rows of R for fewer rows of A than the direct kernel takes, B's rows
-     * contiguous (fo_gemm_dot.inc: few) */
+     * contiguous (fo_gemm_dot.inc: few), with FO_FEW_SUMS_BYTES of scratch */
     void (*few)(int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, float *,
-                int64_t, int64_t);
+                int64_t, int64_t, float *);
     /* batch entries on the calling thread by the tiny, dot, few-rows or direct kernel
-     * (fo_gemm_kernels.inc: entries) */
+     * (fo_gemm_kernels.inc: entries), with the dot or few-rows kernel's scratch */
     fo_entries_s_fn entries;
 } fo_tile_kernel_s;
 
 typedef void (*fo_entries_d_fn)(int, int64_t, int64_t, int64_t, const double *, const int64_t *,
                                 int64_t, int64_t, const double *, const double *, const int64_t *, int64_t,
-                                int64_t, double *, int64_t, int64_t, int);
+                                int64_t, double *, int64_t, int64_t, int, double *);
 typedef void (*fo_panel_d_fn)(int64_t, int64_t, const double *, int64_t, int64_t,
                               const double *, int64_t, int64_t, double *, double *, int64_t, int64_t, int,
                               fo_prefetch *);
@@ -156,15 +166,16 @@ typedef struct {
     int direct_rows, direct_cols, direct_max_m;
     void (*direct)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t,
                    double *, int64_t, int64_t, int);
-    /* a rectangle of R by dot products along A's rows (fo_gemm_dot.inc) */
+    /* a rectangle of R by dot products along A's rows (fo_gemm_dot.inc);
+     * scratch of FO_DOT_PACK_BYTES where B's columns are strided */
     void (*dot)(int64_t, int64_t, const double *, int64_t, const double *, int64_t, int64_t, double *,
-                int64_t, int64_t, int64_t, int64_t);
+                int64_t, int64_t, int64_t, int64_t, double *);
     /* rows of R for fewer rows of A than the direct kernel takes, B's rows
-     * contiguous (fo_gemm_dot.inc: few) */
+     * contiguous (fo_gemm_dot.inc: few), with FO_FEW_SUMS_BYTES of scratch */
     void (*few)(int64_t, int64_t, const double *, int64_t, int64_t, const double *, int64_t, double *,
-                int64_t, int64_t);
+                int64_t, int64_t, double *);
     /* batch entries on the calling thread by the tiny, dot, few-rows or direct kernel
-     * (fo_gemm_kernels.inc: entries) */
+     * (fo_gemm_kernels.inc: entries), with the dot or few-rows kernel's scratch */
     fo_entries_d_fn entries;
 } fo_tile_kernel_d;
 
