@@ -4,13 +4,54 @@
 would use (``OMP_NUM_THREADS``, threadpoolctl limits) capped by the CPUs this
 process may run on (affinity / cgroup quota), a positive int is taken as is,
 ``-1`` means all CPUs, ``-2`` all but one, and so on.
+
+In a process forked (``os.fork``, multiprocessing's "fork" start method)
+after this one asked for more than one thread, every kernel runs on one
+thread: GNU OpenMP keeps the threads of the first parallel region for the
+next ones, ``fork()`` copies that pool into the child without its threads,
+and the child's next parallel region would wait for them forever.
 """
 import operator
 import os
+import warnings
 
 import numpy as np
 
+cdef extern from "pthread.h" nogil:
+    int pthread_atfork(void (*prepare)() noexcept nogil, void (*parent)() noexcept nogil,
+                       void (*child)() noexcept nogil)
+
 cdef int _cpu_budget = 0
+cdef bint _threads_asked = False        # this process has asked for more than one thread
+cdef bint _serial_after_fork = False    # a fork child of such a process (or of such a child)
+cdef bint _warned_after_fork = False
+
+
+cdef void _at_fork_child() noexcept nogil:
+    global _serial_after_fork, _warned_after_fork
+    _serial_after_fork = _threads_asked
+    _warned_after_fork = False          # a warning per process
+
+
+if pthread_atfork(NULL, NULL, _at_fork_child) != 0:
+    raise ImportError("fastops: cannot register its fork handler (pthread_atfork)")
+
+
+cdef int _granted(int n) noexcept:
+    """n threads, noting that more than one were asked for; 1 in a fork child
+    of a process that had asked for more (module doc)."""
+    global _threads_asked
+    if _serial_after_fork:
+        return 1
+    if n > 1:
+        _threads_asked = True
+    return n
+
+
+def serial_after_fork() -> bool:
+    """True in a process forked after its parent asked for more than one
+    thread: there every kernel runs on one thread (module doc)."""
+    return bool(_serial_after_fork)
 
 
 cdef int _available_cpus():
@@ -45,15 +86,18 @@ def openmp_enabled() -> bool:
 
 cdef int default_n_threads() except -1:
     """Threads for ``num_threads=None``: OpenMP's default capped by the usable CPUs."""
-    return min(omp_get_max_threads(), _available_cpus()) if FO_OPENMP_ENABLED else 1
+    return _granted(min(omp_get_max_threads(), _available_cpus())) if FO_OPENMP_ENABLED else 1
 
 
 def openmp_effective_n_threads(n_threads=None) -> int:
     """Number of threads a kernel should start for ``n_threads`` (see module doc).
 
     Raises TypeError for non-integers (bool included) and ValueError for 0.
-    Without OpenMP the answer is always 1.
+    Without OpenMP the answer is always 1, and so it is in a fork child of a
+    process that had asked for more (with a RuntimeWarning, once, where more
+    is asked for explicitly).
     """
+    global _warned_after_fork
     cdef int n
     if n_threads is None:
         return default_n_threads()
@@ -67,4 +111,12 @@ def openmp_effective_n_threads(n_threads=None) -> int:
         raise ValueError("num_threads=0 is invalid: use None, a positive count, "
                          "or a negative one for 'all CPUs but |n|-1'")
     n = max(1, _available_cpus() + 1 + n_threads) if n_threads < 0 else n_threads
-    return n if FO_OPENMP_ENABLED else 1
+    if not FO_OPENMP_ENABLED:
+        return 1
+    if _serial_after_fork and n > 1 and not _warned_after_fork:
+        _warned_after_fork = True
+        warnings.warn(f"fastops: num_threads={n_threads} runs on 1 thread in this process, forked "
+                      "after its parent ran OpenMP threads (GNU OpenMP cannot start threads "
+                      "here: it would hang); start worker processes with the 'spawn' or "
+                      "'forkserver' method for threads in them", RuntimeWarning, stacklevel=2)
+    return _granted(n)

@@ -129,6 +129,7 @@ def _openmp_info() -> dict[str, Any]:
     return {
         "enabled": bool(_openmp_helpers.openmp_enabled()),
         "effective_n_threads": int(_openmp_helpers.openmp_effective_n_threads()),
+        "serial_after_fork": _openmp_helpers.serial_after_fork(),
     }
 
 
