@@ -693,14 +693,15 @@ cdef inline int64_t _panel_len(const Geometry *g) noexcept nogil:
 
 
 cdef inline int64_t _kernel_scratch(const Geometry *g, int64_t size) noexcept nogil:
-    """Scratch bytes per thread of the panel kernel (its packed A^T), the
-    few-rows kernel (its sums, for 2 or more rows of A) and the dot kernel
-    (B's columns, where they are strided); the direct kernel needs none."""
+    """Scratch elements (of `size` bytes) per thread of the panel kernel (its
+    packed A^T), the few-rows kernel (its sums, for 2 or more rows of A) and
+    the dot kernel (B's columns, where they are strided); the direct kernel
+    needs none."""
     if g.few:
-        return FO_FEW_SUMS_BYTES if g.m > 1 else 0
+        return FO_FEW_SUMS_BYTES // size if g.m > 1 else 0
     if g.dot:
-        return FO_DOT_PACK_BYTES if g.sb0 != 1 else 0
-    return 0 if g.direct else _panel_len(g) * size
+        return FO_DOT_PACK_BYTES // size if g.sb0 != 1 else 0
+    return 0 if g.direct else _panel_len(g)
 
 
 cdef inline bint _fits_panel(const Geometry *g, int64_t size) noexcept nogil:
@@ -1026,7 +1027,7 @@ cdef int _run_native(const Geometry *g, const Plan *p, const floating *pa, const
     cdef floating *scratch
     cdef size_t total
     if p.kernel != KERNEL_GEMM:
-        rows_len, cols_len = _round_up(_cdiv(_kernel_scratch(g, sizeof(floating)), sizeof(floating)), 16), 0
+        rows_len, cols_len = _round_up(_kernel_scratch(g, sizeof(floating)), 16), 0
     else:
         rows_len = 0 if g.b_in_place else _round_up(g.mc * min(g.k, g.kc), 16)
         cols_len = _round_up(g.nc * min(g.k, g.kc), 16)
