@@ -21,7 +21,7 @@ from libc.stdint cimport int64_t, intptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
-from fastops._openmp_helpers cimport default_n_threads, omp_get_thread_num
+from fastops._openmp_helpers cimport default_n_threads, note_threads, omp_get_thread_num
 
 cnp.import_array()
 
@@ -1057,6 +1057,7 @@ cdef int _run(floating *kind, cnp.ndarray a, cnp.ndarray b, cnp.ndarray out,
     cdef const floating *pa = <const floating *>cnp.PyArray_DATA(a)
     cdef const floating *pb = <const floating *>cnp.PyArray_DATA(b)
     cdef floating *pr = <floating *>cnp.PyArray_DATA(out)
+    note_threads(p.threads)             # a team of p.threads, OpenMP's (or OpenBLAS's)
     if p.kernel != KERNEL_BLAS:
         _run_native(&g, &p, pa, pb, pr, a_off, b_off, n_batch)
     elif _worth_releasing_gil(g.m * g.n * g.k * n_batch):

@@ -5,3 +5,4 @@ cdef extern from "src/fo_openmp.h" nogil:
 
 
 cdef int default_n_threads() except -1
+cdef void note_threads(int n) noexcept nogil

@@ -6,10 +6,11 @@ process may run on (affinity / cgroup quota), a positive int is taken as is,
 ``-1`` means all CPUs, ``-2`` all but one, and so on.
 
 In a process forked (``os.fork``, multiprocessing's "fork" start method)
-after this one asked for more than one thread, every kernel runs on one
-thread: GNU OpenMP keeps the threads of the first parallel region for the
-next ones, ``fork()`` copies that pool into the child without its threads,
-and the child's next parallel region would wait for them forever.
+after this one ran a kernel on more than one thread, every kernel runs on
+one thread: GNU OpenMP keeps the threads of the first parallel region for
+the next ones, ``fork()`` copies that pool into the child without its
+threads, and the child's next parallel region would wait for them forever.
+The kernels report each team they start (note_threads).
 """
 import operator
 import os
@@ -22,14 +23,14 @@ cdef extern from "pthread.h" nogil:
                        void (*child)() noexcept nogil)
 
 cdef int _cpu_budget = 0
-cdef bint _threads_asked = False        # this process has asked for more than one thread
+cdef bint _threads_ran = False          # this process has started a team of more than one thread
 cdef bint _serial_after_fork = False    # a fork child of such a process (or of such a child)
 cdef bint _warned_after_fork = False
 
 
 cdef void _at_fork_child() noexcept nogil:
     global _serial_after_fork, _warned_after_fork
-    _serial_after_fork = _threads_asked
+    _serial_after_fork = _threads_ran
     _warned_after_fork = False          # a warning per process
 
 
@@ -37,19 +38,20 @@ if pthread_atfork(NULL, NULL, _at_fork_child) != 0:
     raise ImportError("fastops: cannot register its fork handler (pthread_atfork)")
 
 
-cdef int _granted(int n) noexcept:
-    """n threads, noting that more than one were asked for; 1 in a fork child
-    of a process that had asked for more (module doc)."""
-    global _threads_asked
-    if _serial_after_fork:
-        return 1
+cdef void note_threads(int n) noexcept nogil:
+    """Called by a kernel before it starts a team of n threads (module doc)."""
+    global _threads_ran
     if n > 1:
-        _threads_asked = True
-    return n
+        _threads_ran = True
+
+
+cdef inline int _granted(int n) noexcept:
+    """n threads, or 1 in a fork child of a process that had run more (module doc)."""
+    return 1 if _serial_after_fork else n
 
 
 def serial_after_fork() -> bool:
-    """True in a process forked after its parent asked for more than one
+    """True in a process forked after its parent ran a kernel on more than one
     thread: there every kernel runs on one thread (module doc)."""
     return bool(_serial_after_fork)
 
@@ -94,8 +96,8 @@ def openmp_effective_n_threads(n_threads=None) -> int:
 
     Raises TypeError for non-integers (bool included) and ValueError for 0.
     Without OpenMP the answer is always 1, and so it is in a fork child of a
-    process that had asked for more (with a RuntimeWarning, once, where more
-    is asked for explicitly).
+    process that had run kernels on more (with a RuntimeWarning, once, where
+    more is asked for explicitly).
     """
     global _warned_after_fork
     cdef int n

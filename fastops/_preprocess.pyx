@@ -9,7 +9,7 @@ from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint8_t
 from libc.stdlib cimport free, malloc
 
-from fastops._openmp_helpers cimport omp_get_thread_num
+from fastops._openmp_helpers cimport note_threads, omp_get_thread_num
 
 cnp.import_array()
 
@@ -85,6 +85,7 @@ def preprocess_into(list images, cnp.ndarray plans, cnp.ndarray out, bint antial
         scratch = <char *>aligned_alloc(64, scratch_stride * nt)
         if scratch == NULL:
             raise MemoryError("fastops.preprocess: cannot allocate scratch rows")
+        note_threads(nt)
         with nogil:
             for t in prange(n_tasks, schedule="dynamic", num_threads=nt):
                 first_row = (t % chunks) * rows_per_chunk

@@ -5,7 +5,7 @@ next ones; fork() copies that pool into the child without its threads, and a
 parallel region there would wait for them forever.  fastops runs every kernel
 on one thread in such a child (and in its own children), warning once where
 more threads are asked for explicitly, and keeps its threads in a child forked
-before any were asked for.
+before any kernel ran on more than one (asking for them is not enough).
 
 Each case runs in a fresh Python process (so this test process's own thread
 history does not matter); a forked child that hangs is ended by an alarm.
@@ -27,7 +27,8 @@ import fastops
 from fastops import _openmp_helpers
 from fastops.testing import assert_matmul_t_close
 
-threads_first = sys.argv[1] == "threads-first"
+history = sys.argv[1]
+threads_first = history == "threads-first"
 openmp = _openmp_helpers.openmp_enabled()
 rng = np.random.default_rng(0)
 a = rng.standard_normal((256, 512), dtype=np.float32)
@@ -37,6 +38,12 @@ preprocess_ref = fastops.preprocess(images, size=32, crop=24, num_threads=1)
 if threads_first:
     fastops.matmul_t(a, b, num_threads=2)           # the parent's OpenMP threads start here
     fastops.preprocess(images, size=32, crop=24, num_threads=2)
+elif history == "asked-only":                       # threads asked for, none started
+    tiny = np.ones((4, 4), np.float32)
+    assert fastops.matmul_t_plan(tiny, tiny, num_threads=2)["threads"] == 1
+    fastops.matmul_t(tiny, tiny, num_threads=2)
+    _openmp_helpers.openmp_effective_n_threads(2)
+    fastops.show_config(mode="dicts")
 
 
 def in_child(depth):
@@ -78,12 +85,13 @@ fork_and_check(1)
 """
 
 
-@pytest.mark.parametrize("history", ["threads-first", "fork-first"])
+@pytest.mark.parametrize("history", ["threads-first", "fork-first", "asked-only"])
 def test_forked_children_run_matmul_t_and_preprocess(history):
     """After the parent ran 2 OpenMP threads, its fork children (and theirs)
     get right results on one thread, each with one RuntimeWarning for explicit
-    counts; forked before any threads ran, a child keeps 2 threads, silently
-    (and its own children, forked after those ran, get one)."""
+    counts; forked before any kernel ran on 2 threads (none, or only a tiny
+    product asked for them), a child keeps 2 threads, silently (and its own
+    children, forked after those ran, get one)."""
     done = subprocess.run([sys.executable, "-c", _FORKS, history],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
