@@ -107,6 +107,7 @@ SHAPES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "vecmat 32x1x128 @ 32x128x512": ((32, 1, 128), (32, 128, 512)),
     "decode 8x4096 @ 4096x4096": ((8, 4096), (4096, 4096)),
     "decode 16x4096 @ 4096x4096": ((16, 4096), (4096, 4096)),
+    "prefill 128x4096 @ 4096x11008": ((128, 4096), (4096, 11008)),
 }
 
 #: name -> (shape of x, shape of W) of the x @ W.T products (torch.nn.Linear's

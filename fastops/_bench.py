@@ -931,6 +931,7 @@ MATMUL_T_OTHER: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "vecmat (32,1,128)@(32,128,512)": ((32, 1, 128), (32, 128, 512)),
     "decode (8,4096)@(4096,4096)": ((8, 4096), (4096, 4096)),
     "decode16 (16,4096)@(4096,4096)": ((16, 4096), (4096, 4096)),
+    "prefill (128,4096)@(4096,11008)": ((128, 4096), (4096, 11008)),
 }
 #: name -> (shape of x, shape of W) for the x @ W.T cases, as torch.nn.Linear
 #: computes them: b is the transposed view of a C-contiguous W (its columns contiguous)
@@ -968,7 +969,8 @@ def _matmul_t_case(name: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]
 
 def matmul_t_cases(quick: bool = False) -> list[Case]:
     """Square n x n @ n x n sweep, then batched, the Llama node, a broadcast case, matrix-vector,
-    vector-matrix, 8- and 16-row (decode) products and x @ W.T (linear)."""
+    vector-matrix, 8- and 16-row (decode) products, 128 rows against a Llama-2 MLP weight
+    (prefill) and x @ W.T (linear)."""
     sizes = MATMUL_T_SQUARE_QUICK if quick else MATMUL_T_SQUARE
     cases = [_matmul_t_case(f"square {n}", (n, n), (n, n), size=n) for n in sizes]
     cases += [_matmul_t_case(name, a, b) for name, (a, b) in MATMUL_T_OTHER.items()]

@@ -240,6 +240,7 @@ NAMED_SHAPES = {
     "batched_vector_matrix": ((32, 1, 128), (32, 128, 512)),
     "decode_8_tokens": ((8, 4096), (4096, 4096)),
     "decode_16_tokens": ((16, 4096), (4096, 4096)),
+    "prefill_128_tokens": ((128, 4096), (4096, 11008)),
 }
 
 
